@@ -1,0 +1,36 @@
+# Two commands do all the set-up (see README): `make demo` and `make test`.
+# Both create .venv on first use and are safe to re-run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/qmml run bandit-testbed
+	$(BIN)/qmml run bandit-stocks
+
+test: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bandit_testbed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

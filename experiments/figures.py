@@ -1,0 +1,171 @@
+"""Plot kinds for reports. Each takes a :class:`PlotContext` (stored results only) and a
+:class:`PlotSpec` and returns a matplotlib Figure; statistics come from ``experiments.stats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are files; never open a window
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from experiments.spec import PlotSpec, SpecError
+from experiments.stats import bootstrap_curve, bootstrap_mean
+from experiments.workload import PlotContext
+
+__all__ = ["PLOTS", "agent_colors", "curve_matrix", "plot_bar", "plot_curve",
+           "plot_param_study", "select_agents"]
+
+
+def agent_colors(names: list[str]) -> dict[str, Any]:
+    """A stable colour per agent (by position in the spec)."""
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def select_agents(ctx: PlotContext, plot: PlotSpec) -> list[str]:
+    """The agent names a plot draws: the spec's list (names or groups), else all."""
+    if not plot.agents:
+        return list(ctx.agents)
+    wanted = set(plot.agents)
+    return [n for n, a in ctx.agents.items() if n in wanted or a.group in wanted]
+
+
+def curve_matrix(curves: pd.DataFrame, agent: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values of shape (n_seeds, n_steps)) of one agent's metric curve."""
+    sub = curves[(curves["agent"] == agent) & (curves["metric"] == metric)]
+    if sub.empty:
+        return np.array([]), np.empty((0, 0))
+    wide = sub.pivot_table(index="seed", columns="step", values="value", aggfunc="mean")
+    return wide.columns.to_numpy(), wide.to_numpy()
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or y.shape[-1] < window:
+        return y
+    kernel = np.ones(window) / window
+    return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), -1, y)
+
+
+def plot_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """A metric against step: mean over seeds with a 95% bootstrap band.
+
+    Options: ``smooth`` (moving-average window), ``xlabel``, ``ylabel``, ``logy``,
+    ``hline`` (a reference value drawn dashed, e.g. an optimum), ``hline_label``.
+    """
+    if not plot.metric:
+        raise SpecError("report.plots: a 'curve' plot needs a 'metric'")
+    opts = plot.options
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    names = select_agents(ctx, plot)
+    colors = agent_colors(list(ctx.agents))
+    drawn = 0
+    for name in names:
+        steps, y = curve_matrix(ctx.curves, name, plot.metric)
+        if y.size == 0:
+            continue
+        window = int(opts.get("smooth", 1))
+        y = _smooth(y, window)
+        steps = steps[window - 1:] if window > 1 else steps
+        mean, lo, hi = bootstrap_curve(y)
+        ax.plot(steps, mean, color=colors[name], lw=1.4, label=f"{name} (n={y.shape[0]})")
+        ax.fill_between(steps, lo, hi, color=colors[name], alpha=0.2, lw=0)
+        drawn += 1
+    if "hline" in opts:
+        ax.axhline(float(opts["hline"]), color="k", ls="--", lw=1,
+                   label=opts.get("hline_label", "reference"))
+    if drawn == 0:
+        ax.text(0.5, 0.5, f"no data for metric {plot.metric!r}", ha="center",
+                transform=ax.transAxes)
+    ax.set_xlabel(opts.get("xlabel", "step"))
+    ax.set_ylabel(opts.get("ylabel", plot.metric))
+    if opts.get("logy"):
+        ax.set_yscale("log")
+    ax.set_title(plot.title or plot.metric)
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(fontsize=8, loc=opts.get("legend", "best"))
+    fig.tight_layout()
+    return fig
+
+
+def plot_param_study(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """A scalar metric against each group's swept parameter (Sutton & Barto Figure 2.6 style).
+
+    Options: ``logx`` (default 2: log base 2 axis; 0 for linear), ``xlabel``, ``ylabel``.
+    """
+    if not plot.metric:
+        raise SpecError("report.plots: a 'param_study' plot needs a 'metric'")
+    opts = plot.options
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    names = select_agents(ctx, plot)
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        a = ctx.agents[n]
+        if a.swept is not None:
+            groups.setdefault(a.group, []).append(n)
+    gcolors = agent_colors(list(groups))
+    for group, members in groups.items():
+        xs, ms, los, his = [], [], [], []
+        for n in members:
+            vals = ctx.scalars[(ctx.scalars["agent"] == n)
+                               & (ctx.scalars["metric"] == plot.metric)]["value"]
+            if vals.empty:
+                continue
+            ci = bootstrap_mean(vals.to_numpy())
+            xs.append(float(ctx.agents[n].swept[1]))  # type: ignore[index]
+            ms.append(ci.estimate)
+            los.append(ci.estimate - ci.low)
+            his.append(ci.high - ci.estimate)
+        if xs:
+            param = ctx.agents[members[0]].swept[0]  # type: ignore[index]
+            ax.errorbar(xs, ms, yerr=[los, his], marker="o", ms=4, capsize=2,
+                        color=gcolors[group], label=f"{group} ({param})")
+    base = opts.get("logx", 2)
+    if base:
+        ax.set_xscale("log", base=base)
+    ax.set_xlabel(opts.get("xlabel", "parameter value"))
+    ax.set_ylabel(opts.get("ylabel", plot.metric))
+    ax.set_title(plot.title or f"parameter study: {plot.metric}")
+    ax.grid(alpha=0.3)
+    if groups:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """A scalar metric per agent: mean with 95% bootstrap CI, one dot per seed."""
+    if not plot.metric:
+        raise SpecError("report.plots: a 'bar' plot needs a 'metric'")
+    names = select_agents(ctx, plot)
+    colors = agent_colors(list(ctx.agents))
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * max(len(names), 3)))
+    for i, n in enumerate(names):
+        sub = ctx.scalars[(ctx.scalars["agent"] == n) & (ctx.scalars["metric"] == plot.metric)]
+        per_seed = sub.groupby("seed")["value"].mean().to_numpy()
+        if per_seed.size == 0:
+            continue
+        ci = bootstrap_mean(per_seed)
+        ax.barh(i, ci.estimate, color=colors[n], alpha=0.6)
+        ax.errorbar(ci.estimate, i, xerr=[[ci.estimate - ci.low], [ci.high - ci.estimate]],
+                    color="k", capsize=3)
+        ax.scatter(per_seed, np.full(per_seed.size, i), s=8, color="k", zorder=3)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(plot.options.get("xlabel", plot.metric))
+    ax.set_title(plot.title or plot.metric)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+PLOTS: dict[str, Callable[[PlotContext, PlotSpec], Figure]] = {
+    "curve": plot_curve, "param_study": plot_param_study, "bar": plot_bar}

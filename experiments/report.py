@@ -1,0 +1,303 @@
+"""Reports built from stored results only: ``report.html`` (self-contained, opens offline),
+``summary.md``, ``summary.csv`` and ``figures/*.png``. Nothing here re-runs a trial.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import itertools
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from experiments.figures import PLOTS
+from experiments.spec import ExperimentSpec, PlotSpec, SpecError
+from experiments.stats import bootstrap_diff, bootstrap_mean, iqm, probability_of_improvement
+from experiments.store import RunDir, atomic_write_bytes, atomic_write_text
+from experiments.workload import PlotContext, expand_agents, get_workload
+
+__all__ = ["build_report", "compare_runs", "pairwise_table", "summary_table"]
+
+_MAX_MATRIX = 12  # beyond this many agents, compare each with the best instead of all pairs
+
+
+def per_seed(scalars: pd.DataFrame, metric: str) -> dict[str, np.ndarray]:
+    """Per agent, one value per seed of ``metric`` (a repeated metric is averaged first)."""
+    sub = scalars[scalars["metric"] == metric]
+    out: dict[str, np.ndarray] = {}
+    for agent, g in sub.groupby("agent", sort=False):
+        out[str(agent)] = g.groupby("seed")["value"].mean().to_numpy()
+    return out
+
+
+def summary_table(scalars: pd.DataFrame, agents: list[str]) -> pd.DataFrame:
+    """Mean with 95% bootstrap CI and interquartile mean, per agent and scalar metric."""
+    rows = []
+    for metric in dict.fromkeys(scalars["metric"]):
+        vals = per_seed(scalars, metric)
+        for a in agents:
+            if a not in vals:
+                continue
+            ci = bootstrap_mean(vals[a])
+            rows.append({"agent": a, "metric": metric, "n": ci.n, "mean": ci.estimate,
+                         "ci_low": ci.low, "ci_high": ci.high, "iqm": iqm(vals[a])})
+    return pd.DataFrame(rows, columns=["agent", "metric", "n", "mean", "ci_low", "ci_high",
+                                       "iqm"])
+
+
+def pairwise_table(scalars: pd.DataFrame, metric: str, agents: list[str], *,
+                   higher_is_better: bool = True) -> pd.DataFrame:
+    """Pairwise comparisons on ``metric``: P(A better than B) over seeds and a bootstrap CI of
+    the difference of means. All pairs for up to 12 agents, else each agent against the best.
+    """
+    vals = per_seed(scalars, metric)
+    names = [a for a in agents if a in vals]
+    sign = 1.0 if higher_is_better else -1.0
+    if len(names) <= _MAX_MATRIX:
+        pairs = list(itertools.permutations(names, 2))
+    else:
+        best = max(names, key=lambda a: sign * float(np.mean(vals[a])))
+        pairs = [(best, a) for a in names if a != best]
+    rows = []
+    for a, b in pairs:
+        d = bootstrap_diff(vals[a], vals[b])
+        rows.append({"a": a, "b": b, "p_a_better": probability_of_improvement(
+            sign * vals[a], sign * vals[b]), "diff_mean": d.estimate, "diff_ci_low": d.low,
+            "diff_ci_high": d.high})
+    return pd.DataFrame(rows, columns=["a", "b", "p_a_better", "diff_mean", "diff_ci_low",
+                                       "diff_ci_high"])
+
+
+def _fig_png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _pairwise_figure(pw: pd.DataFrame, names: list[str], metric: str) -> Any:
+    if pw.empty or len(names) > _MAX_MATRIX:
+        return None
+    m = np.full((len(names), len(names)), np.nan)
+    pos = {n: i for i, n in enumerate(names)}
+    for r in pw.itertuples():
+        m[pos[r.a], pos[r.b]] = r.p_a_better
+    fig, ax = plt.subplots(figsize=(1.6 + 0.55 * len(names), 1.2 + 0.5 * len(names)))
+    im = ax.imshow(m, cmap="RdBu", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    for i, j in itertools.product(range(len(names)), repeat=2):
+        if i != j:
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_title(f"P(row better than column) on {metric}", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def _slug(text: str) -> str:
+    keep = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    return "-".join(p for p in keep.split("-") if p)[:60] or "figure"
+
+
+def _render(ctx: PlotContext, plots: list[PlotSpec], extra: dict[str, Any],
+            primary: str | None, higher: bool, out: Path, title: str,
+            meta_rows: list[tuple[str, str]], notes: list[str]) -> Path:
+    names = list(ctx.agents)
+    figs: list[tuple[str, str, bytes]] = []
+    kinds = {**PLOTS, **extra}
+    for i, p in enumerate(plots):
+        if p.plot not in kinds:
+            raise SpecError(f"report.plots[{i}]: unknown plot kind {p.plot!r}; choose from "
+                            f"{', '.join(sorted(kinds))}")
+        fig = kinds[p.plot](ctx, p)
+        figs.append((f"{i + 1:02d}-{_slug(p.title or p.plot)}.png", p.title or p.plot,
+                     _fig_png(fig)))
+    summary = summary_table(ctx.scalars, names)
+    pw = pd.DataFrame()
+    if primary and (ctx.scalars["metric"] == primary).any():
+        pw = pairwise_table(ctx.scalars, primary, names, higher_is_better=higher)
+        involved = set(pw["a"]) | set(pw["b"])
+        fig = _pairwise_figure(pw, [n for n in names if n in involved], primary)
+        if fig is not None:
+            figs.append((f"{len(figs) + 1:02d}-pairwise.png", f"pairwise on {primary}",
+                         _fig_png(fig)))
+    out.mkdir(parents=True, exist_ok=True)
+    fdir = out / "figures"
+    fdir.mkdir(exist_ok=True)
+    for old in fdir.glob("*.png"):
+        if old.name not in {f for f, _, _ in figs}:
+            old.unlink()
+    for fname, _, png in figs:
+        atomic_write_bytes(fdir / fname, png)
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(out / "summary.md", _markdown(title, meta_rows, notes, summary, pw,
+                                                    primary, figs))
+    page = _html(title, meta_rows, notes, summary, pw, primary, figs)
+    atomic_write_text(out / "report.html", page)
+    return out / "report.html"
+
+
+def _fmt_table(summary: pd.DataFrame) -> pd.DataFrame:
+    t = summary.copy()
+    t["mean ± 95% CI"] = [f"{m:.4g} [{lo:.4g}, {hi:.4g}]"
+                          for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)]
+    t["IQM"] = [f"{v:.4g}" for v in t["iqm"]]
+    return t.pivot(index="agent", columns="metric", values="mean ± 95% CI").reindex(
+        list(dict.fromkeys(summary["agent"])))
+
+
+def _markdown(title: str, meta_rows: list[tuple[str, str]], notes: list[str],
+              summary: pd.DataFrame, pw: pd.DataFrame, primary: str | None,
+              figs: list[tuple[str, str, bytes]]) -> str:
+    lines = [f"# {title}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in meta_rows] + [""]
+    lines += [f"> {n}" for n in notes] + ([""] if notes else [])
+    lines += ["## Final metrics (mean [95% bootstrap CI] over seeds)", ""]
+    if not summary.empty:
+        t = _fmt_table(summary)
+        lines += ["| agent | " + " | ".join(t.columns) + " |",
+                  "|---" * (len(t.columns) + 1) + "|"]
+        lines += [f"| {a} | " + " | ".join(str(v) for v in row) + " |"
+                  for a, row in zip(t.index, t.to_numpy(), strict=True)]
+        lines.append("")
+    if not pw.empty:
+        lines += [f"## Pairwise on {primary}", "",
+                  "| A | B | P(A better) | mean(A) − mean(B) [95% CI] |", "|---|---|---|---|"]
+        lines += [f"| {r.a} | {r.b} | {r.p_a_better:.2f} | {r.diff_mean:.4g} "
+                  f"[{r.diff_ci_low:.4g}, {r.diff_ci_high:.4g}] |" for r in pw.itertuples()]
+        lines.append("")
+    lines += ["## Figures", ""] + [f"![{t}](figures/{f})" for f, t, _ in figs]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;
+padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}
+figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}.note{background:#fff6d6;
+padding:.6em 1em;border-left:4px solid #e0b000}.meta td{text-align:left}"""
+
+
+def _html(title: str, meta_rows: list[tuple[str, str]], notes: list[str],
+          summary: pd.DataFrame, pw: pd.DataFrame, primary: str | None,
+          figs: list[tuple[str, str, bytes]]) -> str:
+    esc = html.escape
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}"
+             f"</title><style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
+             "<table class='meta'>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+                                              for k, v in meta_rows) + "</table>"]
+    parts += [f"<p class='note'>{esc(n)}</p>" for n in notes]
+    parts.append("<h2>Final metrics</h2><p>Mean over seeds with a 95% percentile-bootstrap "
+                 "confidence interval.</p>")
+    if not summary.empty:
+        parts.append(_fmt_table(summary).to_html(escape=True, border=0))
+        iq = summary.pivot(index="agent", columns="metric", values="iqm").reindex(
+            list(dict.fromkeys(summary["agent"])))
+        parts.append("<details><summary>Interquartile mean (robust to outlier seeds)</summary>"
+                     + iq.to_html(float_format=lambda v: f"{v:.4g}", border=0) + "</details>")
+    if not pw.empty:
+        parts.append(f"<h2>Pairwise comparison on {esc(primary or '')}</h2><p>P(A better) is "
+                     "the probability that a random seed of A beats a random seed of B "
+                     "(0.5: no difference).</p>")
+        t = pw.rename(columns={"a": "A", "b": "B", "p_a_better": "P(A better)",
+                               "diff_mean": "mean(A)−mean(B)", "diff_ci_low": "CI low",
+                               "diff_ci_high": "CI high"})
+        parts.append(t.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
+    parts.append("<h2>Figures</h2>")
+    for fname, caption, png in figs:
+        b64 = base64.b64encode(png).decode()
+        parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{b64}'>"
+                     f"<figcaption>{esc(caption)} — <code>figures/{esc(fname)}</code>"
+                     "</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _context(run: RunDir, spec: ExperimentSpec) -> PlotContext:
+    curves, scalars = run.load_tables()
+    agents = {a.name: a for a in expand_agents(spec)}
+    return PlotContext(spec, curves, scalars, agents)
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """(Re)build a run's report from its stored results.
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        SpecError: not a run folder, or no results in it yet.
+    """
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise SpecError(f"run folder {str(run.path)!r} not found; 'qmml run' prints the folder "
+                        "of each run (under runs/<experiment>/)")
+    spec = run.load_spec()
+    ctx = _context(run, spec)
+    meta = run.load_meta()
+    workload = get_workload(spec.kind)
+    notes = []
+    if meta.get("failed"):
+        notes.append(f"{len(meta['failed'])} trial(s) failed and are missing from this report: "
+                     f"{', '.join(meta['failed'])} (tracebacks in run.log).")
+    if meta.get("status") == "interrupted":
+        notes.append("This run was interrupted: re-run the same command to finish it.")
+    notes += getattr(workload, "notes", lambda ctx: [])(ctx)
+    rows = [("experiment", f"{spec.name} ({spec.kind})"), ("description", spec.description),
+            ("run", str(run.path)), ("seeds", f"{spec.seeds} (base seed {spec.seed})"),
+            ("started", str(meta.get("started"))), ("git commit", str(meta.get("git_commit"))),
+            ("status", str(meta.get("status")))]
+    return _render(ctx, list(spec.report.plots), workload.plots, spec.report.primary,
+                   spec.report.higher_is_better, run.path, f"qmml-lab report: {spec.name}",
+                   rows, notes)
+
+
+def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
+    """One report over several runs; agents are labelled ``<run-id>:<agent>``.
+
+    Returns:
+        The path of the comparison's ``report.html``.
+
+    Raises:
+        SpecError: fewer than two runs, a missing run, or runs of different kinds.
+    """
+    if len(run_dirs) < 2:
+        raise SpecError("compare needs at least two run folders")
+    runs = [RunDir(p) for p in run_dirs]
+    specs = [r.load_spec() for r in runs]
+    kinds = {s.kind for s in specs}
+    if len(kinds) > 1:
+        raise SpecError(f"runs of different kinds cannot be compared: {', '.join(sorted(kinds))}")
+    labels = [r.path.name if len({s.name for s in specs}) == 1 else f"{s.name}@{r.path.name}"
+              for r, s in zip(runs, specs, strict=True)]
+    curves, scalars, agents = [], [], {}
+    for run, spec, label in zip(runs, specs, labels, strict=True):
+        ctx = _context(run, spec)
+        for df, acc in ((ctx.curves, curves), (ctx.scalars, scalars)):
+            df = df.copy()
+            df["agent"] = label + ":" + df["agent"].astype(str)
+            acc.append(df)
+        for n, a in ctx.agents.items():
+            agents[f"{label}:{n}"] = replace(a, name=f"{label}:{n}", group=f"{label}:{a.group}")
+    ctx = PlotContext(specs[0], pd.concat(curves, ignore_index=True),
+                      pd.concat(scalars, ignore_index=True), agents)
+    plots = []
+    for p in specs[0].report.plots:
+        wanted = None
+        if p.agents:
+            wanted = [n for n, a in agents.items()
+                      if n.split(":", 1)[1] in p.agents or a.group.split(":", 1)[1] in p.agents]
+        plots.append(p.model_copy(update={"agents": wanted}))
+    digest = hashlib.sha256("|".join(str(r.path.resolve()) for r in runs).encode()).hexdigest()
+    out_dir = Path(out) if out else Path("runs") / "compare" / digest[:10]
+    rows = [(f"run {lab}", str(r.path)) for lab, r in zip(labels, runs, strict=True)]
+    return _render(ctx, plots, get_workload(specs[0].kind).plots, specs[0].report.primary,
+                   specs[0].report.higher_is_better, out_dir,
+                   f"qmml-lab comparison: {', '.join(labels)}", rows, [])

@@ -1,0 +1,239 @@
+"""Expand a spec into trials and run them serially, in local processes or on Ray.
+
+Every trial's seed is ``SeedSequence(spec.seed, spawn_key=(seed_index,))``: it depends only on
+the spec and the seed index, never on the executor, the worker count or the order in which
+trials finish, so all executors write byte-identical result files. Trials with the same seed
+index share the environment's random numbers across agents (common random numbers), which
+makes pairwise comparisons sharper.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from experiments.spec import ExperimentSpec, SpecError, spec_hash
+from experiments.store import RunDir, environment_meta, now_iso
+from experiments.workload import ResolvedAgent, TrialResult, get_workload
+
+__all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_seed"]
+
+Executor = Literal["serial", "process", "ray"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One unit of work: an agent and a seed index."""
+
+    key: str
+    agent: ResolvedAgent
+    seed_index: int
+
+
+@dataclass
+class RunOutcome:
+    """What :func:`run_experiment` did."""
+
+    run_dir: RunDir
+    n_trials: int
+    ran: int
+    skipped: int
+    failed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+def trial_seed(spec: ExperimentSpec, seed_index: int) -> np.random.SeedSequence:
+    """The seed sequence of seed index ``seed_index`` (shared by every agent)."""
+    return np.random.SeedSequence(spec.seed, spawn_key=(seed_index,))
+
+
+def _key(agent: str, seed: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    return f"{safe}__seed{seed:03d}"
+
+
+def plan_trials(spec: ExperimentSpec) -> list[Trial]:
+    """All trials of ``spec`` (agent × seed), in a fixed order.
+
+    Raises:
+        SpecError: anything the workload finds wrong with the spec.
+    """
+    agents = get_workload(spec.kind).validate(spec)
+    trials = [Trial(_key(a.name, s), a, s) for a in agents for s in range(spec.seeds)]
+    keys = [t.key for t in trials]
+    if len(set(keys)) != len(keys):
+        raise SpecError("two agents map to the same file name; make agent names differ in "
+                        "letters or digits, not only punctuation")
+    return trials
+
+
+def _run_trial(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | str, float]:
+    """Run one trial; never raises (a failure comes back as its traceback)."""
+    t0 = time.perf_counter()
+    try:
+        result = get_workload(spec.kind).run_trial(spec, trial.agent,
+                                                   trial_seed(spec, trial.seed_index))
+        return trial.key, result, time.perf_counter() - t0
+    except Exception:  # a failing trial must not kill the others
+        return trial.key, traceback.format_exc(), time.perf_counter() - t0
+
+
+def _worker_init() -> None:
+    # One BLAS/torch thread per worker: no oversubscription, and float results do not depend
+    # on how many workers share the machine.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _serial(spec: ExperimentSpec, trials: list[Trial], workers: int,
+            address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+    for t in trials:
+        yield _run_trial(spec, t)
+
+
+def _process(spec: ExperimentSpec, trials: list[Trial], workers: int,
+             address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+    import multiprocessing as mp
+
+    # spawn: safe with torch and threads; costs an import per worker, once.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_worker_init)
+    futures: set[Future[Any]] = set()
+    try:
+        queue = list(trials)
+        while queue or futures:
+            while queue and len(futures) < 2 * workers:  # bounded in-flight work
+                futures.add(pool.submit(_run_trial, spec, queue.pop(0)))
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+    finally:
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ray(spec: ExperimentSpec, trials: list[Trial], workers: int,
+         address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+    try:
+        import ray
+    except ImportError:
+        raise SpecError("--executor ray needs Ray: pip install 'qmml-lab[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "configure_logging": False}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=workers, **kwargs)
+        started = True
+    remote = ray.remote(num_cpus=1)(_ray_task)
+    pending = [remote.remote(spec, t) for t in trials]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                yield ray.get(ref)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+def _ray_task(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | str, float]:
+    _worker_init()
+    return _run_trial(spec, trial)
+
+
+_EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialResult | str, float]]]] = {
+    "serial": _serial, "process": _process, "ray": _ray}
+
+
+def run_dir_for(spec: ExperimentSpec, out: str | Path) -> RunDir:
+    """Where a spec's results go: ``<out>/<name>/<spec hash>``, so the same command resumes."""
+    return RunDir(Path(out) / spec.name / spec_hash(spec))
+
+
+def run_experiment(spec: ExperimentSpec, *, out: str | Path = "runs",
+                   executor: Executor = "process", workers: int | None = None,
+                   ray_address: str | None = None, fresh: bool = False,
+                   progress: bool = True) -> RunOutcome:
+    """Run every trial of ``spec`` not stored yet, then consolidate the result tables.
+
+    Args:
+        spec: the resolved spec.
+        out: the results root.
+        executor: ``serial``, ``process`` (local process pool) or ``ray``.
+        workers: parallel workers (default: all cores).
+        ray_address: address of a running Ray cluster (default: start a local one).
+        fresh: drop earlier results of this spec first.
+        progress: show a progress bar.
+
+    Raises:
+        SpecError: a problem with the spec or the arguments.
+    """
+    if executor not in _EXECUTORS:
+        raise SpecError(f"unknown executor {executor!r}; choose from serial, process, ray")
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise SpecError(f"--workers must be at least 1, got {workers}")
+    trials = plan_trials(spec)
+    run = run_dir_for(spec, out)
+    run.init(spec, fresh=fresh)
+    for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
+    pending = [t for t in trials if not run.trial_done(t.key)]
+    meta = {"run_id": run.path.name, "experiment": spec.name, "kind": spec.kind,
+            "started": now_iso(), "finished": None, "status": "running",
+            "executor": executor, "workers": workers, "n_trials": len(trials),
+            "resumed_from": len(trials) - len(pending),
+            "seeds": [{"trial": t.key, "seed_index": t.seed_index, "entropy": spec.seed,
+                       "spawn_key": [t.seed_index]} for t in trials],
+            **environment_meta()}
+    run.write_meta(meta)
+    outcome = RunOutcome(run, len(trials), 0, len(trials) - len(pending))
+    trial_wall_s: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(trials), initial=outcome.skipped, unit="trial", disable=not progress,
+               desc=spec.name, dynamic_ncols=True, file=sys.stderr)
+    try:
+        if pending:
+            for key, result, wall_s in _EXECUTORS[executor](spec, pending, workers, ray_address):
+                if isinstance(result, str):
+                    outcome.failed.append(key)
+                    run.append_log(f"[{now_iso()}] trial {key} FAILED after {wall_s:.1f}s\n"
+                                   f"{result}")
+                else:
+                    run.write_trial(key, result)
+                    outcome.ran += 1
+                trial_wall_s[key] = round(wall_s, 3)
+                bar.update(1)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        bar.close()
+    outcome.wall_s = time.perf_counter() - t0
+    run.consolidate([(t.key, t.agent.name, t.seed_index) for t in trials])
+    status = ("interrupted" if outcome.interrupted else "failed" if outcome.failed
+              else "complete")
+    meta.update(finished=now_iso(), status=status, failed=outcome.failed,
+                wall_s=round(outcome.wall_s, 3), trial_wall_s=trial_wall_s)
+    run.write_meta(meta)
+    return outcome

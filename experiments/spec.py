@@ -1,0 +1,291 @@
+"""Experiment specifications: YAML files validated into frozen, typed config objects.
+
+A spec names the workload (``kind``), its environment or data, the agents with their
+parameters, the seeds, the budget and what the report plots. Anything a user can get wrong
+raises :class:`SpecError` with a one-line message naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "AgentSpec",
+    "ExperimentSpec",
+    "PlotSpec",
+    "SpecError",
+    "apply_overrides",
+    "load_spec",
+    "spec_hash",
+]
+
+
+class SpecError(ValueError):
+    """A user-facing problem with an experiment spec (bad YAML, unknown key, bad value)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentSpec(_Frozen):
+    """One agent of an experiment.
+
+    Attributes:
+        name: label used in tables and plots; unique within the spec.
+        type: registered agent type (see ``qmml list``).
+        params: constructor arguments of the agent type.
+        sweep: parameter name -> list of values; expands into one agent per value,
+            named ``name[param=value]``.
+        env: overrides of the experiment's ``env`` settings for this agent only.
+        group: optional family label (parameter studies draw one line per group).
+    """
+
+    name: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    env: dict[str, Any] = Field(default_factory=dict)
+    group: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        bad = set(v) & set("/\\:*?\"<>|")
+        if bad:
+            raise ValueError(f"agent name {v!r} contains {''.join(sorted(bad))!r}; use letters, "
+                             "digits, '-', '_', '.', '=' or spaces")
+        return v
+
+
+class PlotSpec(_Frozen):
+    """One figure of the report.
+
+    Attributes:
+        plot: plot kind, e.g. ``curve`` (a metric against step, mean and 95% CI over seeds)
+            or ``param_study`` (a scalar metric against a swept parameter, one line per group);
+            workloads add their own kinds.
+        metric: the metric drawn.
+        agents: agents to draw (default: all).
+        title: figure title.
+        options: extra keyword options of the plot kind.
+    """
+
+    plot: str
+    metric: str | None = None
+    agents: list[str] | None = None
+    title: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportSpec(_Frozen):
+    """What the report shows: ``primary`` is the scalar metric agents are ranked and compared on."""
+
+    primary: str | None = None
+    higher_is_better: bool = True
+    plots: list[PlotSpec] = Field(default_factory=list)
+
+
+class ExperimentSpec(_Frozen):
+    """A whole experiment.
+
+    Attributes:
+        name: experiment name; results go to ``runs/<name>/<run-id>/``.
+        kind: the workload that runs a trial (``qmml list`` shows them).
+        description: one paragraph shown at the top of the report.
+        seed: base seed; every trial's seed is derived from it with ``numpy.random.SeedSequence``.
+        seeds: number of independent seeds per agent.
+        budget: workload budget (e.g. ``steps``, ``runs``); validated by the workload.
+        env: environment or dataset settings; validated by the workload.
+        agents: the agents compared.
+        report: what the report plots.
+        quick: overrides applied by ``--quick`` (a tiny budget for smoke runs).
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: str
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    seeds: int = Field(default=5, ge=1, le=10_000)
+    budget: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, Any] = Field(default_factory=dict)
+    agents: list[AgentSpec] = Field(min_length=1)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    quick: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("agents")
+    @classmethod
+    def _unique_names(cls, v: list[AgentSpec]) -> list[AgentSpec]:
+        names = [a.name for a in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"agent names must be unique; repeated: {', '.join(dup)}")
+        return v
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "<top>"
+    if e["type"] == "extra_forbidden":
+        field_owner = _owner_of(e["loc"])
+        allowed = sorted(field_owner.model_fields) if field_owner else []
+        hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+        did = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"{source}: unknown key {loc!r}; allowed keys here: {', '.join(allowed)}{did}"
+    value = e.get("input")
+    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    msg = e["msg"].removeprefix("Value error, ")
+    return f"{source}: bad value for {loc!r}: {shown} ({msg})"
+
+
+def _owner_of(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the last key of a validation-error location."""
+    model: type[BaseModel] = ExperimentSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        sub = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if sub is None:
+            return None
+        model = sub
+    return model
+
+
+def spec_from_dict(data: Any, source: str = "spec") -> ExperimentSpec:
+    """Validate a plain dict into an :class:`ExperimentSpec`.
+
+    Raises:
+        SpecError: one line naming the key, the value and what is allowed.
+    """
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: expected a mapping of keys at the top level, got "
+                        f"{type(data).__name__}; see experiments/specs/*.yaml for examples")
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(_format_validation_error(err, source)) from None
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a YAML spec file.
+
+    Raises:
+        SpecError: missing file, malformed YAML or an invalid spec.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {str(path)!r} not found; give a path to a .yaml file or a "
+                        "built-in experiment name (qmml list)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "cannot parse"
+        raise SpecError(f"{path}: malformed YAML{where}: {problem}; fix the file's syntax") \
+            from None
+    return spec_from_dict(data, source=str(path))
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any, raw: str) -> None:
+    node: Any = data
+    for key in keys[:-1]:
+        if isinstance(node, list):
+            node = _list_item(node, key, raw)
+        else:
+            if key not in node or not isinstance(node[key], (dict, list)):
+                node[key] = {}
+            node = node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        raise SpecError(f"--set {raw}: cannot replace a whole list item; set one of its keys")
+    node[last] = value
+
+
+def _list_item(items: list[Any], key: str, raw: str) -> Any:
+    if key.isdigit() and int(key) < len(items):
+        return items[int(key)]
+    for item in items:
+        if isinstance(item, dict) and item.get("name") == key:
+            return item
+    names = [str(i.get("name")) for i in items if isinstance(i, dict)]
+    raise SpecError(f"--set {raw}: no list item named {key!r}; choose from {', '.join(names)} "
+                    "or an index")
+
+
+def apply_overrides(spec: ExperimentSpec, overrides: list[str],
+                    accepts: Any = None) -> ExperimentSpec:
+    """Apply ``key=value`` overrides (values parsed as YAML) and re-validate.
+
+    ``agents.NAME.KEY=V`` sets a parameter of one agent (``params`` is implied), and
+    ``agent.KEY=V`` sets parameter KEY on every agent whose type accepts it. ``accepts`` is a
+    callable ``(agent_type, key) -> bool`` used for that shorthand.
+
+    Raises:
+        SpecError: malformed override, unknown key or bad value.
+    """
+    data = spec.model_dump(mode="json")
+    for raw in overrides:
+        if "=" not in raw:
+            raise SpecError(f"--set {raw!r}: expected KEY=VALUE, e.g. --set budget.steps=500")
+        key, text = raw.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        keys = [k for k in key.strip().split(".") if k]
+        if not keys:
+            raise SpecError(f"--set {raw!r}: empty key")
+        if keys[0] == "agent" and len(keys) == 2:
+            hit = [a for a in data["agents"] if accepts is None or accepts(a["type"], keys[1])]
+            if not hit:
+                raise SpecError(f"--set {raw}: no agent of this experiment takes a parameter "
+                                f"{keys[1]!r}")
+            for a in hit:
+                a["params"][keys[1]] = value
+            continue
+        if keys[0] == "agents" and len(keys) == 3 and keys[2] not in AgentSpec.model_fields:
+            keys = [keys[0], keys[1], "params", keys[2]]
+        _set_path(data, keys, value, raw)
+    return spec_from_dict(data, source="--set")
+
+
+def apply_quick(spec: ExperimentSpec) -> ExperimentSpec:
+    """The spec with its ``quick`` overrides merged in (a tiny budget for smoke runs)."""
+    data = spec.model_dump(mode="json")
+    _deep_merge(data, spec.quick)
+    return spec_from_dict(data, source="quick")
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def spec_hash(spec: ExperimentSpec) -> str:
+    """A short stable hash of the resolved spec: the same spec always maps to the same run."""
+    blob = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def dump_spec(spec: ExperimentSpec) -> str:
+    """The spec as YAML text (what ``runs/.../spec.yaml`` holds)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+

@@ -1,0 +1,212 @@
+"""The results store: one folder per run, every file written atomically.
+
+Layout of ``runs/<experiment>/<run-id>/``::
+
+    spec.yaml          the resolved spec (after --set and --quick)
+    meta.json          versions, git commit, host, times, executor, per-trial seeds
+    trials/<key>/      one folder per finished trial: curves.parquet, scalars.parquet, info.json
+    run.log            failures with their tracebacks
+    curves.parquet     all trials, tidy: trial, agent, seed, step, metric, value
+    scalars.csv        all trials, tidy: trial, agent, seed, metric, value
+    summary.csv        per agent and metric: n, mean, ci_low, ci_high, iqm
+    report.html, summary.md, figures/*.png   (rebuilt by ``qmml report``)
+
+A trial folder is written under a temporary name and renamed into place, so a crash or
+Ctrl-C leaves either a whole trial or none: re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.spec import ExperimentSpec, SpecError, dump_spec, spec_from_dict
+from experiments.workload import TrialResult
+
+__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
+
+_PACKAGES = ("qmml-lab", "numpy", "pandas", "pyarrow", "gymnasium", "stable-baselines3",
+             "sb3-contrib", "torch", "scipy", "scikit-learn", "matplotlib", "ray")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+    return buf.getvalue()
+
+
+class RunDir:
+    """A run folder: where a run's spec, trials, tables and report live."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def trials_dir(self) -> Path:
+        return self.path / "trials"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / "figures"
+
+    def trial_done(self, key: str) -> bool:
+        """Whether trial ``key`` has been stored (a complete folder exists)."""
+        return (self.trials_dir / key / "scalars.parquet").is_file()
+
+    # -- writing ----------------------------------------------------------------------------
+    def init(self, spec: ExperimentSpec, *, fresh: bool = False) -> None:
+        """Create the folder and write ``spec.yaml``; ``fresh`` drops earlier results first."""
+        if fresh and self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / "spec.yaml", dump_spec(spec))
+
+    def write_trial(self, key: str, result: TrialResult) -> None:
+        """Store one trial atomically (temporary folder, then rename)."""
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.trials_dir, prefix=f".{key}."))
+        try:
+            (tmp / "curves.parquet").write_bytes(_parquet_bytes(result.curves))
+            (tmp / "info.json").write_text(json.dumps(result.info, sort_keys=True, default=str))
+            # scalars last: its presence marks the trial complete
+            (tmp / "scalars.parquet").write_bytes(_parquet_bytes(result.scalars))
+            final = self.trials_dir / key
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        atomic_write_text(self.path / "meta.json", json.dumps(meta, indent=2, default=str))
+
+    def append_log(self, text: str) -> None:
+        with open(self.path / "run.log", "a", encoding="utf-8") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+    def consolidate(self, trials: list[tuple[str, str, int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Gather finished trials into ``curves.parquet`` and ``scalars.csv``.
+
+        Args:
+            trials: (key, agent, seed index) in spec order; the tables follow this order, so
+                they do not depend on the order in which trials finished.
+        """
+        curves, scalars = [], []
+        for key, agent, seed in trials:
+            if not self.trial_done(key):
+                continue
+            tdir = self.trials_dir / key
+            c = pd.read_parquet(tdir / "curves.parquet")
+            s = pd.read_parquet(tdir / "scalars.parquet")
+            for df in (c, s):
+                df.insert(0, "seed", seed)
+                df.insert(0, "agent", agent)
+                df.insert(0, "trial", key)
+            curves.append(c)
+            scalars.append(s)
+        cdf = _concat(curves, ["trial", "agent", "seed", "step", "metric", "value"])
+        sdf = _concat(scalars, ["trial", "agent", "seed", "metric", "value"])
+        atomic_write_bytes(self.path / "curves.parquet", _parquet_bytes(cdf))
+        atomic_write_text(self.path / "scalars.csv", sdf.to_csv(index=False,
+                                                                float_format="%.10g"))
+        return cdf, sdf
+
+    # -- reading ----------------------------------------------------------------------------
+    def load_spec(self) -> ExperimentSpec:
+        """The stored resolved spec.
+
+        Raises:
+            SpecError: not a run folder.
+        """
+        import yaml
+
+        f = self.path / "spec.yaml"
+        if not f.is_file():
+            raise SpecError(f"{self.path} is not a run folder (no spec.yaml); give a folder "
+                            "under runs/<experiment>/ made by 'qmml run'")
+        return spec_from_dict(yaml.safe_load(f.read_text()), source=str(f))
+
+    def load_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The consolidated (curves, scalars) tables.
+
+        Raises:
+            SpecError: the run has no consolidated results yet.
+        """
+        c, s = self.path / "curves.parquet", self.path / "scalars.csv"
+        if not (c.is_file() and s.is_file()):
+            raise SpecError(f"{self.path} has no results yet; run 'qmml run' to finish it first")
+        return pd.read_parquet(c), pd.read_csv(s)
+
+    def load_meta(self) -> dict[str, Any]:
+        f = self.path / "meta.json"
+        return json.loads(f.read_text()) if f.is_file() else {}
+
+
+def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: [] for c in columns})
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def environment_meta() -> dict[str, Any]:
+    """Package versions, git commit, host and Python: what ``meta.json`` records."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5, check=False)
+        commit = proc.stdout.strip() if proc.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = ""
+    return {"packages": versions, "git_commit": commit or None, "host": platform.node(),
+            "user": user, "python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count()}
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

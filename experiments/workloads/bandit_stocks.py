@@ -1,0 +1,215 @@
+"""Bandits trade stocks: each arm is a stock of real daily data (the lecture study, honestly).
+
+Agents are compared with many random pickers (their distribution, and the empirical p-value of
+the agent's final wealth against it), an equal-weight buy-and-hold portfolio and the best
+single stock in hindsight (a look-ahead oracle: no agent could know it in advance).
+Curves use the close date as ``step`` (an integer YYYYMMDD).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import Field
+
+from agents.bandits import AGENTS, simulate
+from envs.datasets import DataError, load_closes
+from envs.stock_bandit import StockBanditBatch, costs_and_wealth
+from experiments.figures import agent_colors, curve_matrix, select_agents
+from experiments.spec import ExperimentSpec, PlotSpec, SpecError
+from experiments.stats import bootstrap_curve, rank_p_value
+from experiments.workload import (
+    PlotContext,
+    ResolvedAgent,
+    StrictModel,
+    TrialResult,
+    Workload,
+    register,
+)
+
+_BASELINES = ("equal-weight", "best-stock-hindsight")
+
+
+def _baseline(name: str):
+    def factory() -> str:
+        return name
+
+    factory.__doc__ = f"baseline {name} (no parameters)"
+    return factory
+
+
+class StocksEnv(StrictModel):
+    """The ``env`` section: which prices, which period, what trading costs."""
+
+    data: str = "bundled"
+    tickers: list[str] | None = None
+    start: str = "2015-01-01"
+    end: str = "2022-12-31"
+    cost_bps: float = Field(default=5.0, ge=0, le=1000)
+
+
+class StocksBudget(StrictModel):
+    """The ``budget`` section: copies of a learning agent per trial, random pickers per trial."""
+
+    runs: int = Field(default=1, ge=1, le=100_000)
+    random_pickers: int = Field(default=1000, ge=1, le=1_000_000)
+
+
+class BanditStocks(Workload):
+    """Stock-picking bandits on bundled (or user) daily closes."""
+
+    name = "bandit-stocks"
+    description = "bandit agents pick one stock a day; compared with random pickers"
+    agent_types = {**AGENTS, **{b: _baseline(b) for b in _BASELINES}}
+    Env = StocksEnv
+    Budget = StocksBudget
+
+    def closes(self, env: StocksEnv) -> pd.DataFrame:
+        try:
+            return load_closes(None if env.data == "bundled" else env.data, env.tickers,
+                               env.start, env.end)
+        except DataError as err:
+            raise SpecError(f"env: {err}") from None
+
+    def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
+        for a in agents:
+            self.closes(self.env_config(spec, a))
+
+    def run_trial(self, spec: ExperimentSpec, agent: ResolvedAgent,
+                  seed: np.random.SeedSequence) -> TrialResult:
+        env = self.env_config(spec, agent)
+        budget = self.budget_config(spec)
+        closes = self.closes(env)
+        prices = closes.to_numpy()
+        returns = prices[1:] / prices[:-1] - 1.0
+        dates = closes.index[1:].strftime("%Y%m%d").astype(np.int64).to_numpy()
+        tickers = list(closes.columns)
+        c = env.cost_bps / 1e4
+        if agent.type in _BASELINES:
+            growth = prices[1:] / prices[0]
+            if agent.type == "equal-weight":
+                wealth = growth.mean(axis=1) * (1 - c)
+            else:  # best single stock, chosen with knowledge of the final prices
+                wealth = growth[:, int(np.argmax(growth[-1]))] * (1 - c)
+            return TrialResult.from_arrays(curves={"wealth": wealth}, steps=dates,
+                                           scalars={"final_wealth": wealth[-1]})
+        n_runs = budget.random_pickers if agent.type == "random" else budget.runs
+        batch = StockBanditBatch(returns, n_runs, cost_bps=env.cost_bps)
+        trace = simulate(AGENTS[agent.type](**agent.params), batch, len(returns),
+                         rng=np.random.default_rng(seed.spawn(1)[0]), record_actions=True)
+        net, wealth = costs_and_wealth(returns, trace.actions, env.cost_bps)
+        curves: dict[str, Any] = {"wealth": wealth.mean(axis=1)}
+        if agent.type == "random":
+            for q in (2.5, 50.0, 97.5):
+                curves[f"wealth_q{q:g}"] = np.percentile(wealth, q, axis=1)
+        else:
+            picks = trace.actions
+            for i, t in enumerate(tickers):
+                curves[f"pick:{t}"] = (picks == i).mean(axis=1)
+        switches = (trace.actions[1:] != trace.actions[:-1]).sum(axis=0)
+        return TrialResult.from_arrays(
+            curves=curves, steps=dates,
+            scalars={"final_wealth": wealth[-1], "n_switches": switches.astype(float),
+                     "mean_daily_return_bps": 1e4 * net.mean(axis=0)},
+            tickers=tickers)
+
+    # -- report -----------------------------------------------------------------------------
+    def notes(self, ctx: PlotContext) -> list[str]:
+        """Each agent's final wealth against the random pickers, as a plain sentence."""
+        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        randoms = [n for n, a in ctx.agents.items() if a.type == "random"]
+        ref = s[s["agent"].isin(randoms)]["value"].to_numpy()
+        if ref.size == 0:
+            return []
+        out = [f"Random pickers: {ref.size} runs, median final wealth {np.median(ref):.3f}, "
+               f"95% of them between {np.percentile(ref, 2.5):.3f} and "
+               f"{np.percentile(ref, 97.5):.3f} (1.0 = starting wealth, costs included)."]
+        for n, a in ctx.agents.items():
+            if a.type == "random":
+                continue
+            per_seed = s[s["agent"] == n].groupby("seed")["value"].mean().to_numpy()
+            if per_seed.size == 0:
+                continue
+            p = [rank_p_value(v, ref) for v in per_seed]
+            tag = " (look-ahead oracle: not achievable)" if a.type == _BASELINES[1] else ""
+            out.append(f"{n}{tag}: final wealth {per_seed.mean():.3f} (mean of {per_seed.size} "
+                       f"seed(s)); share of random pickers doing at least as well: "
+                       f"median p = {np.median(p):.3f}.")
+        return out
+
+
+def _dates(steps: np.ndarray) -> pd.DatetimeIndex:
+    return pd.to_datetime(steps.astype(str), format="%Y%m%d")
+
+
+def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """Agents' wealth (mean, 95% CI over seeds) against the random pickers' 95% band."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = agent_colors(list(ctx.agents))
+    for name in select_agents(ctx, plot):
+        a = ctx.agents[name]
+        if a.type == "random":
+            steps, lo = curve_matrix(ctx.curves, name, "wealth_q2.5")
+            _, hi = curve_matrix(ctx.curves, name, "wealth_q97.5")
+            _, med = curve_matrix(ctx.curves, name, "wealth_q50")
+            if lo.size:
+                d = _dates(steps)
+                ax.fill_between(d, lo.min(axis=0), hi.max(axis=0), color="grey", alpha=0.25,
+                                label="random pickers, 95% band")
+                ax.plot(d, med.mean(axis=0), color="grey", lw=1, label="random pickers, median")
+            continue
+        steps, y = curve_matrix(ctx.curves, name, "wealth")
+        if y.size == 0:
+            continue
+        mean, lo, hi = bootstrap_curve(y)
+        d = _dates(steps)
+        style = "--" if a.type in _BASELINES else "-"
+        label = name + (" (look-ahead oracle)" if a.type == _BASELINES[1] else "")
+        ax.plot(d, mean, style, color=colors[name], lw=1.3, label=label)
+        if y.shape[0] > 1:
+            ax.fill_between(d, lo, hi, color=colors[name], alpha=0.2, lw=0)
+    ax.set_yscale("log")
+    ax.set_ylabel("wealth (log scale, start = 1, after costs)")
+    ax.set_title(plot.title or "cumulative wealth against random pickers")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """How often an agent picks each stock over time (share of days per window, over seeds).
+
+    Options: ``window`` in trading days (default 63, about a quarter).
+    """
+    names = [n for n in select_agents(ctx, plot)
+             if ctx.agents[n].type not in (*_BASELINES, "random")]
+    name = names[0] if names else None
+    sub = ctx.curves[(ctx.curves["agent"] == name)
+                     & ctx.curves["metric"].str.startswith("pick:")]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if sub.empty:
+        ax.text(0.5, 0.5, "no pick data", ha="center", transform=ax.transAxes)
+        return fig
+    wide = sub.pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
+    window = int(plot.options.get("window", 63))
+    binned = wide.groupby(np.arange(len(wide)) // window).mean()
+    starts = _dates(wide.index.to_numpy()[::window])
+    im = ax.imshow(binned.T.to_numpy(), aspect="auto", cmap="viridis", vmin=0,
+                   interpolation="nearest")
+    ax.set_yticks(range(len(binned.columns)), [c.split(":", 1)[1] for c in binned.columns],
+                  fontsize=7)
+    ticks = np.linspace(0, len(starts) - 1, min(8, len(starts))).astype(int)
+    ax.set_xticks(ticks, [str(starts[i].date()) for i in ticks], rotation=30, fontsize=7)
+    fig.colorbar(im, ax=ax, label=f"share of picks per {window}-day window")
+    ax.set_title(plot.title or f"picks of {name} over time")
+    fig.tight_layout()
+    return fig
+
+
+BanditStocks.plots = {"random_band": plot_random_band, "pick_frequency": plot_pick_frequency}
+register(BanditStocks())
