@@ -42,10 +42,11 @@ def _read_csv(path: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(p)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
-        raise DataError(f"{path}: cannot read as CSV ({err}); expected a header row with a "
-                        "'Date' column and one column of closes per ticker") from None
-    date_col = next((c for c in df.columns if str(c).lower() in ("date", "datetime", "time")),
-                    None)
+        raise DataError(
+            f"{path}: cannot read as CSV ({err}); expected a header row with a "
+            "'Date' column and one column of closes per ticker"
+        ) from None
+    date_col = next((c for c in df.columns if str(c).lower() in ("date", "datetime", "time")), None)
     if date_col is None:
         raise DataError(f"{path}: no 'Date' column; columns are {', '.join(map(str, df.columns))}")
     dates = pd.to_datetime(df[date_col], errors="coerce")
@@ -54,8 +55,10 @@ def _read_csv(path: str) -> pd.DataFrame:
         raise DataError(f"{path}: unparsable date {bad!r} in column {date_col!r}; use YYYY-MM-DD")
     df = df.drop(columns=[date_col]).set_index(pd.DatetimeIndex(dates, name="Date"))
     if df.index.has_duplicates:
-        raise DataError(f"{path}: duplicate date {df.index[df.index.duplicated()][0].date()}; "
-                        "each date must appear once")
+        raise DataError(
+            f"{path}: duplicate date {df.index[df.index.duplicated()][0].date()}; "
+            "each date must appear once"
+        )
     if not df.index.is_monotonic_increasing:
         raise DataError(f"{path}: rows are not sorted by date; sort them ascending")
     non_num = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
@@ -64,8 +67,12 @@ def _read_csv(path: str) -> pd.DataFrame:
     return df.astype(np.float64)
 
 
-def load_closes(path: str | Path | None = None, tickers: list[str] | None = None,
-                start: str | None = None, end: str | None = None) -> pd.DataFrame:
+def load_closes(
+    path: str | Path | None = None,
+    tickers: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
     """Daily closes, one column per ticker, indexed by date.
 
     Args:
@@ -85,8 +92,9 @@ def load_closes(path: str | Path | None = None, tickers: list[str] | None = None
         if unknown:
             hint = difflib.get_close_matches(unknown[0], list(df.columns), n=1)
             did = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise DataError(f"unknown ticker {unknown[0]!r}; available: "
-                            f"{', '.join(df.columns)}{did}")
+            raise DataError(
+                f"unknown ticker {unknown[0]!r}; available: {', '.join(df.columns)}{did}"
+            )
         df = df[list(tickers)]
     first, last = df.index[0].date(), df.index[-1].date()
     lo = pd.Timestamp(start) if start else df.index[0]
@@ -94,24 +102,30 @@ def load_closes(path: str | Path | None = None, tickers: list[str] | None = None
     if lo > hi:
         raise DataError(f"start {lo.date()} is after end {hi.date()}")
     if lo > df.index[-1] or hi < df.index[0]:
-        raise DataError(f"date range {lo.date()}..{hi.date()} is outside the data "
-                        f"({first}..{last}); choose dates inside it")
+        raise DataError(
+            f"date range {lo.date()}..{hi.date()} is outside the data "
+            f"({first}..{last}); choose dates inside it"
+        )
     out = df.loc[lo:hi]
     if len(out) < 3:
-        raise DataError(f"only {len(out)} trading days in {lo.date()}..{hi.date()}; need at "
-                        "least 3")
+        raise DataError(
+            f"only {len(out)} trading days in {lo.date()}..{hi.date()}; need at least 3"
+        )
     if out.isna().any().any():
         col = out.columns[out.isna().any()][0]
-        raise DataError(f"ticker {col!r} has missing prices in {lo.date()}..{hi.date()}; "
-                        "choose another range or drop the ticker")
+        raise DataError(
+            f"ticker {col!r} has missing prices in {lo.date()}..{hi.date()}; "
+            "choose another range or drop the ticker"
+        )
     if (out <= 0).any().any():
         col = out.columns[(out <= 0).any()][0]
         raise DataError(f"ticker {col!r} has non-positive prices; prices must be > 0")
     return out.copy()
 
 
-def load_stock_closes(tickers: list[str] | None = None, start: str | None = None,
-                      end: str | None = None) -> pd.DataFrame:
+def load_stock_closes(
+    tickers: list[str] | None = None, start: str | None = None, end: str | None = None
+) -> pd.DataFrame:
     """The bundled 20-stock daily closes (1990-01-02 .. 2022-12-28); see :func:`load_closes`."""
     return load_closes(None, tickers, start, end)
 

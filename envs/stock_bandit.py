@@ -17,8 +17,9 @@ from gymnasium import spaces
 __all__ = ["StockBanditBatch", "StockPickingEnv", "costs_and_wealth"]
 
 
-def costs_and_wealth(returns: np.ndarray, actions: np.ndarray,
-                     cost_bps: float) -> tuple[np.ndarray, np.ndarray]:
+def costs_and_wealth(
+    returns: np.ndarray, actions: np.ndarray, cost_bps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Net daily returns and the wealth path of a pick sequence, vectorised over runs.
 
     Args:
@@ -101,10 +102,14 @@ class StockPickingEnv(gym.Env[int, int]):
     - v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
-    def __init__(self, closes: pd.DataFrame | None = None, cost_bps: float = 5.0,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        closes: pd.DataFrame | None = None,
+        cost_bps: float = 5.0,
+        render_mode: str | None = None,
+    ):
         if closes is None:
             from envs.datasets import load_stock_closes
 
@@ -125,8 +130,9 @@ class StockPickingEnv(gym.Env[int, int]):
         self._batch = StockBanditBatch(self.returns, 1, cost_bps=cost_bps)
         self._wealth = 1.0
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         super().reset(seed=seed)
         self._batch = StockBanditBatch(self.returns, 1, cost_bps=self.cost_bps)
         self._wealth = 1.0
@@ -139,8 +145,11 @@ class StockPickingEnv(gym.Env[int, int]):
         reward = float(self._batch.step(np.array([int(action)]))[0])
         self._wealth *= 1.0 + reward / 100.0
         truncated = self._batch.t >= len(self.returns)
-        info = {"date": str(self.dates[t + 1].date()), "wealth": self._wealth,
-                "ticker": self.tickers[int(action)]}
+        info = {
+            "date": str(self.dates[t + 1].date()),
+            "wealth": self._wealth,
+            "ticker": self.tickers[int(action)],
+        }
         return int(action), reward, False, truncated, info
 
     def render(self) -> str | None:

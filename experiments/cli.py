@@ -33,8 +33,7 @@ that has an epsilon). The same command with the same settings resumes an interru
 def builtin_experiments() -> dict[str, Path]:
     """Built-in experiment names and their spec files."""
     folder = resources.files("experiments") / "specs"
-    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir()
-            if str(p).endswith(".yaml")}
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
 
 
 def resolve_spec(name_or_path: str) -> ExperimentSpec:
@@ -50,8 +49,10 @@ def resolve_spec(name_or_path: str) -> ExperimentSpec:
         return load_spec(name_or_path)
     hint = difflib.get_close_matches(name_or_path, list(builtins), n=1)
     did = f"; did you mean {hint[0]!r}?" if hint else ""
-    raise SpecError(f"unknown experiment {name_or_path!r}; built-ins: "
-                    f"{', '.join(sorted(builtins))} (or give a .yaml file){did}")
+    raise SpecError(
+        f"unknown experiment {name_or_path!r}; built-ins: "
+        f"{', '.join(sorted(builtins))} (or give a .yaml file){did}"
+    )
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -96,29 +97,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
         spec = apply_overrides(spec, [f"seeds={args.seeds}"])
     if args.set:
         spec = apply_overrides(spec, args.set, _accepts(spec))
-    outcome = run_experiment(spec, out=args.out, executor=args.executor, workers=args.workers,
-                             ray_address=args.ray_address, fresh=args.fresh,
-                             progress=not args.no_progress)
+    outcome = run_experiment(
+        spec,
+        out=args.out,
+        executor=args.executor,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        fresh=args.fresh,
+        progress=not args.no_progress,
+    )
     run = outcome.run_dir
-    print(f"run folder: {run.path}  ({outcome.ran} trial(s) run, {outcome.skipped} reused, "
-          f"{len(outcome.failed)} failed, {outcome.wall_s:.1f}s)")
+    print(
+        f"run folder: {run.path}  ({outcome.ran} trial(s) run, {outcome.skipped} reused, "
+        f"{len(outcome.failed)} failed, {outcome.wall_s:.1f}s)"
+    )
     if outcome.interrupted:
-        print("interrupted: finished trials are stored; run the same command again to resume",
-              file=sys.stderr)
+        print(
+            "interrupted: finished trials are stored; run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
     report = build_report(run.path)
     if spec.report.primary:
         _, scalars = run.load_tables()
-        table = summary_table(scalars[scalars["metric"] == spec.report.primary],
-                              list(dict.fromkeys(scalars["agent"])))
+        table = summary_table(
+            scalars[scalars["metric"] == spec.report.primary], list(dict.fromkeys(scalars["agent"]))
+        )
         table = table.sort_values("mean", ascending=not spec.report.higher_is_better)
         print(f"\n{spec.report.primary} (mean [95% CI] over {spec.seeds} seed(s)), best first:")
         for r in table.head(10).itertuples():
             print(f"  {r.agent:<34} {r.mean:10.4g}  [{r.ci_low:.4g}, {r.ci_high:.4g}]")
     print(f"\nreport: {report}")
     if outcome.failed:
-        print(f"{len(outcome.failed)} trial(s) failed: {', '.join(outcome.failed)}; "
-              f"tracebacks in {run.path / 'run.log'}", file=sys.stderr)
+        print(
+            f"{len(outcome.failed)} trial(s) failed: {', '.join(outcome.failed)}; "
+            f"tracebacks in {run.path / 'run.log'}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -141,53 +156,89 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``qmml`` (also used to render --help in the docs)."""
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
-        prog="qmml", formatter_class=fmt,
+        prog="qmml",
+        formatter_class=fmt,
         description="qmml-lab: run RL, trading and supervised-learning experiments, store the "
-                    "results, and compare agents in plotted reports.",
-        epilog="start with:  qmml list   then   qmml run bandit-testbed --quick")
+        "results, and compare agents in plotted reports.",
+        epilog="start with:  qmml list   then   qmml run bandit-testbed --quick",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sp = sub.add_parser("list", help="built-in experiments, environments and agents",
-                        description="List built-in experiments, registered Gymnasium ids and "
-                                    "the agent types each workload accepts.")
+    sp = sub.add_parser(
+        "list",
+        help="built-in experiments, environments and agents",
+        description="List built-in experiments, registered Gymnasium ids and "
+        "the agent types each workload accepts.",
+    )
     sp.set_defaults(func=_cmd_list)
 
-    sp = sub.add_parser("run", help="run an experiment and build its report", formatter_class=fmt,
-                        description="Run every trial (agent x seed) of an experiment, store "
-                                    "the results under OUT/<experiment>/<run-id>/ and build "
-                                    "report.html there.", epilog=_EPILOG_RUN)
+    sp = sub.add_parser(
+        "run",
+        help="run an experiment and build its report",
+        formatter_class=fmt,
+        description="Run every trial (agent x seed) of an experiment, store "
+        "the results under OUT/<experiment>/<run-id>/ and build "
+        "report.html there.",
+        epilog=_EPILOG_RUN,
+    )
     sp.add_argument("experiment", help="built-in name (see qmml list) or path to a YAML spec")
     sp.add_argument("--seeds", type=int, help="number of seeds per agent (overrides the spec)")
-    sp.add_argument("--workers", type=int, default=None,
-                    help="parallel workers (default: all cores)")
-    sp.add_argument("--executor", choices=["serial", "process", "ray"], default="process",
-                    help="where trials run: in this process, a local process pool (default), "
-                         "or Ray (pip install 'qmml-lab[ray]')")
-    sp.add_argument("--ray-address", default=None,
-                    help="address of a running Ray cluster, e.g. auto or ray://host:10001 "
-                         "(default: start a local Ray instance)")
+    sp.add_argument(
+        "--workers", type=int, default=None, help="parallel workers (default: all cores)"
+    )
+    sp.add_argument(
+        "--executor",
+        choices=["serial", "process", "ray"],
+        default="process",
+        help="where trials run: in this process, a local process pool (default), "
+        "or Ray (pip install 'qmml-lab[ray]')",
+    )
+    sp.add_argument(
+        "--ray-address",
+        default=None,
+        help="address of a running Ray cluster, e.g. auto or ray://host:10001 "
+        "(default: start a local Ray instance)",
+    )
     sp.add_argument("--out", default="runs", help="results root folder (default: runs)")
-    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a spec value; repeatable (see examples below)")
-    sp.add_argument("--quick", action="store_true",
-                    help="tiny budget from the spec's 'quick' section, for smoke runs")
-    sp.add_argument("--fresh", action="store_true",
-                    help="ignore and delete earlier results of the same settings")
+    sp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec value; repeatable (see examples below)",
+    )
+    sp.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny budget from the spec's 'quick' section, for smoke runs",
+    )
+    sp.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore and delete earlier results of the same settings",
+    )
     sp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sp.set_defaults(func=_cmd_run)
 
-    sp = sub.add_parser("report", help="rebuild a run's report from stored results",
-                        description="Rebuild report.html, summary.md and figures/ of a run "
-                                    "from its stored results, without re-running anything.")
+    sp = sub.add_parser(
+        "report",
+        help="rebuild a run's report from stored results",
+        description="Rebuild report.html, summary.md and figures/ of a run "
+        "from its stored results, without re-running anything.",
+    )
     sp.add_argument("run_dir", help="a run folder, e.g. runs/bandit-testbed/<run-id>")
     sp.set_defaults(func=_cmd_report)
 
-    sp = sub.add_parser("compare", help="one report over several runs",
-                        description="Compare runs of the same kind (e.g. two configurations) "
-                                    "in one report; agents are labelled <run-id>:<agent>.")
+    sp = sub.add_parser(
+        "compare",
+        help="one report over several runs",
+        description="Compare runs of the same kind (e.g. two configurations) "
+        "in one report; agents are labelled <run-id>:<agent>.",
+    )
     sp.add_argument("run_dirs", nargs="+", help="two or more run folders")
-    sp.add_argument("--out", default=None,
-                    help="folder for the comparison (default: runs/compare/<hash>)")
+    sp.add_argument(
+        "--out", default=None, help="folder for the comparison (default: runs/compare/<hash>)"
+    )
     sp.set_defaults(func=_cmd_compare)
     return p
 

@@ -20,8 +20,15 @@ from experiments.spec import PlotSpec, SpecError
 from experiments.stats import bootstrap_curve, bootstrap_mean
 from experiments.workload import PlotContext
 
-__all__ = ["PLOTS", "agent_colors", "curve_matrix", "plot_bar", "plot_curve",
-           "plot_param_study", "select_agents"]
+__all__ = [
+    "PLOTS",
+    "agent_colors",
+    "curve_matrix",
+    "plot_bar",
+    "plot_curve",
+    "plot_param_study",
+    "select_agents",
+]
 
 
 def agent_colors(names: list[str]) -> dict[str, Any]:
@@ -73,17 +80,23 @@ def plot_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
             continue
         window = int(opts.get("smooth", 1))
         y = _smooth(y, window)
-        steps = steps[window - 1:] if window > 1 else steps
+        steps = steps[window - 1 :] if window > 1 else steps
         mean, lo, hi = bootstrap_curve(y)
         ax.plot(steps, mean, color=colors[name], lw=1.4, label=f"{name} (n={y.shape[0]})")
         ax.fill_between(steps, lo, hi, color=colors[name], alpha=0.2, lw=0)
         drawn += 1
     if "hline" in opts:
-        ax.axhline(float(opts["hline"]), color="k", ls="--", lw=1,
-                   label=opts.get("hline_label", "reference"))
+        ax.axhline(
+            float(opts["hline"]),
+            color="k",
+            ls="--",
+            lw=1,
+            label=opts.get("hline_label", "reference"),
+        )
     if drawn == 0:
-        ax.text(0.5, 0.5, f"no data for metric {plot.metric!r}", ha="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, f"no data for metric {plot.metric!r}", ha="center", transform=ax.transAxes
+        )
     ax.set_xlabel(opts.get("xlabel", "step"))
     ax.set_ylabel(opts.get("ylabel", plot.metric))
     if opts.get("logy"):
@@ -115,8 +128,9 @@ def plot_param_study(ctx: PlotContext, plot: PlotSpec) -> Figure:
     for group, members in groups.items():
         xs, ms, los, his = [], [], [], []
         for n in members:
-            vals = ctx.scalars[(ctx.scalars["agent"] == n)
-                               & (ctx.scalars["metric"] == plot.metric)]["value"]
+            vals = ctx.scalars[
+                (ctx.scalars["agent"] == n) & (ctx.scalars["metric"] == plot.metric)
+            ]["value"]
             if vals.empty:
                 continue
             ci = bootstrap_mean(vals.to_numpy())
@@ -126,8 +140,16 @@ def plot_param_study(ctx: PlotContext, plot: PlotSpec) -> Figure:
             his.append(ci.high - ci.estimate)
         if xs:
             param = ctx.agents[members[0]].swept[0]  # type: ignore[index]
-            ax.errorbar(xs, ms, yerr=[los, his], marker="o", ms=4, capsize=2,
-                        color=gcolors[group], label=f"{group} ({param})")
+            ax.errorbar(
+                xs,
+                ms,
+                yerr=[los, his],
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=gcolors[group],
+                label=f"{group} ({param})",
+            )
     base = opts.get("logx", 2)
     if base:
         ax.set_xscale("log", base=base)
@@ -155,8 +177,13 @@ def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
             continue
         ci = bootstrap_mean(per_seed)
         ax.barh(i, ci.estimate, color=colors[n], alpha=0.6)
-        ax.errorbar(ci.estimate, i, xerr=[[ci.estimate - ci.low], [ci.high - ci.estimate]],
-                    color="k", capsize=3)
+        ax.errorbar(
+            ci.estimate,
+            i,
+            xerr=[[ci.estimate - ci.low], [ci.high - ci.estimate]],
+            color="k",
+            capsize=3,
+        )
         ax.scatter(per_seed, np.full(per_seed.size, i), s=8, color="k", zorder=3)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
@@ -168,4 +195,7 @@ def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
 
 
 PLOTS: dict[str, Callable[[PlotContext, PlotSpec], Figure]] = {
-    "curve": plot_curve, "param_study": plot_param_study, "bar": plot_bar}
+    "curve": plot_curve,
+    "param_study": plot_param_study,
+    "bar": plot_bar,
+}

@@ -46,14 +46,23 @@ def summary_table(scalars: pd.DataFrame, agents: list[str]) -> pd.DataFrame:
             if a not in vals:
                 continue
             ci = bootstrap_mean(vals[a])
-            rows.append({"agent": a, "metric": metric, "n": ci.n, "mean": ci.estimate,
-                         "ci_low": ci.low, "ci_high": ci.high, "iqm": iqm(vals[a])})
-    return pd.DataFrame(rows, columns=["agent", "metric", "n", "mean", "ci_low", "ci_high",
-                                       "iqm"])
+            rows.append(
+                {
+                    "agent": a,
+                    "metric": metric,
+                    "n": ci.n,
+                    "mean": ci.estimate,
+                    "ci_low": ci.low,
+                    "ci_high": ci.high,
+                    "iqm": iqm(vals[a]),
+                }
+            )
+    return pd.DataFrame(rows, columns=["agent", "metric", "n", "mean", "ci_low", "ci_high", "iqm"])
 
 
-def pairwise_table(scalars: pd.DataFrame, metric: str, agents: list[str], *,
-                   higher_is_better: bool = True) -> pd.DataFrame:
+def pairwise_table(
+    scalars: pd.DataFrame, metric: str, agents: list[str], *, higher_is_better: bool = True
+) -> pd.DataFrame:
     """Pairwise comparisons on ``metric``: P(A better than B) over seeds and a bootstrap CI of
     the difference of means. All pairs for up to 12 agents, else each agent against the best.
     """
@@ -68,11 +77,19 @@ def pairwise_table(scalars: pd.DataFrame, metric: str, agents: list[str], *,
     rows = []
     for a, b in pairs:
         d = bootstrap_diff(vals[a], vals[b])
-        rows.append({"a": a, "b": b, "p_a_better": probability_of_improvement(
-            sign * vals[a], sign * vals[b]), "diff_mean": d.estimate, "diff_ci_low": d.low,
-            "diff_ci_high": d.high})
-    return pd.DataFrame(rows, columns=["a", "b", "p_a_better", "diff_mean", "diff_ci_low",
-                                       "diff_ci_high"])
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "p_a_better": probability_of_improvement(sign * vals[a], sign * vals[b]),
+                "diff_mean": d.estimate,
+                "diff_ci_low": d.low,
+                "diff_ci_high": d.high,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["a", "b", "p_a_better", "diff_mean", "diff_ci_low", "diff_ci_high"]
+    )
 
 
 def _fig_png(fig: Any) -> bytes:
@@ -107,19 +124,31 @@ def _slug(text: str) -> str:
     return "-".join(p for p in keep.split("-") if p)[:60] or "figure"
 
 
-def _render(ctx: PlotContext, plots: list[PlotSpec], extra: dict[str, Any],
-            primary: str | None, higher: bool, out: Path, title: str,
-            meta_rows: list[tuple[str, str]], notes: list[str]) -> Path:
+def _render(
+    ctx: PlotContext,
+    plots: list[PlotSpec],
+    extra: dict[str, Any],
+    primary: str | None,
+    higher: bool,
+    out: Path,
+    title: str,
+    meta_rows: list[tuple[str, str]],
+    notes: list[str],
+    tables: list[tuple[str, pd.DataFrame]] = (),
+) -> Path:
     names = list(ctx.agents)
     figs: list[tuple[str, str, bytes]] = []
     kinds = {**PLOTS, **extra}
     for i, p in enumerate(plots):
         if p.plot not in kinds:
-            raise SpecError(f"report.plots[{i}]: unknown plot kind {p.plot!r}; choose from "
-                            f"{', '.join(sorted(kinds))}")
+            raise SpecError(
+                f"report.plots[{i}]: unknown plot kind {p.plot!r}; choose from "
+                f"{', '.join(sorted(kinds))}"
+            )
         fig = kinds[p.plot](ctx, p)
-        figs.append((f"{i + 1:02d}-{_slug(p.title or p.plot)}.png", p.title or p.plot,
-                     _fig_png(fig)))
+        figs.append(
+            (f"{i + 1:02d}-{_slug(p.title or p.plot)}.png", p.title or p.plot, _fig_png(fig))
+        )
     summary = summary_table(ctx.scalars, names)
     pw = pd.DataFrame()
     if primary and (ctx.scalars["metric"] == primary).any():
@@ -127,8 +156,9 @@ def _render(ctx: PlotContext, plots: list[PlotSpec], extra: dict[str, Any],
         involved = set(pw["a"]) | set(pw["b"])
         fig = _pairwise_figure(pw, [n for n in names if n in involved], primary)
         if fig is not None:
-            figs.append((f"{len(figs) + 1:02d}-pairwise.png", f"pairwise on {primary}",
-                         _fig_png(fig)))
+            figs.append(
+                (f"{len(figs) + 1:02d}-pairwise.png", f"pairwise on {primary}", _fig_png(fig))
+            )
     out.mkdir(parents=True, exist_ok=True)
     fdir = out / "figures"
     fdir.mkdir(exist_ok=True)
@@ -138,44 +168,68 @@ def _render(ctx: PlotContext, plots: list[PlotSpec], extra: dict[str, Any],
     for fname, _, png in figs:
         atomic_write_bytes(fdir / fname, png)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(out / "summary.md", _markdown(title, meta_rows, notes, summary, pw,
-                                                    primary, figs))
-    page = _html(title, meta_rows, notes, summary, pw, primary, figs)
+    atomic_write_text(
+        out / "summary.md", _markdown(title, meta_rows, notes, summary, pw, primary, figs, tables)
+    )
+    page = _html(title, meta_rows, notes, summary, pw, primary, figs, tables)
     atomic_write_text(out / "report.html", page)
     return out / "report.html"
 
 
 def _fmt_table(summary: pd.DataFrame) -> pd.DataFrame:
     t = summary.copy()
-    t["mean ± 95% CI"] = [f"{m:.4g} [{lo:.4g}, {hi:.4g}]"
-                          for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)]
+    t["mean ± 95% CI"] = [
+        f"{m:.4g} [{lo:.4g}, {hi:.4g}]"
+        for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)
+    ]
     t["IQM"] = [f"{v:.4g}" for v in t["iqm"]]
     return t.pivot(index="agent", columns="metric", values="mean ± 95% CI").reindex(
-        list(dict.fromkeys(summary["agent"])))
+        list(dict.fromkeys(summary["agent"]))
+    )
 
 
-def _markdown(title: str, meta_rows: list[tuple[str, str]], notes: list[str],
-              summary: pd.DataFrame, pw: pd.DataFrame, primary: str | None,
-              figs: list[tuple[str, str, bytes]]) -> str:
+def _markdown(
+    title: str,
+    meta_rows: list[tuple[str, str]],
+    notes: list[str],
+    summary: pd.DataFrame,
+    pw: pd.DataFrame,
+    primary: str | None,
+    figs: list[tuple[str, str, bytes]],
+    tables: list[tuple[str, pd.DataFrame]] = (),
+) -> str:
     lines = [f"# {title}", ""]
     lines += [f"- **{k}**: {v}" for k, v in meta_rows] + [""]
     lines += [f"> {n}" for n in notes] + ([""] if notes else [])
     lines += ["## Final metrics (mean [95% bootstrap CI] over seeds)", ""]
     if not summary.empty:
-        t = _fmt_table(summary)
-        lines += ["| agent | " + " | ".join(t.columns) + " |",
-                  "|---" * (len(t.columns) + 1) + "|"]
-        lines += [f"| {a} | " + " | ".join(str(v) for v in row) + " |"
-                  for a, row in zip(t.index, t.to_numpy(), strict=True)]
+        lines += _md_table(_fmt_table(summary).reset_index())
         lines.append("")
+    for caption, table in tables:
+        lines += [f"## {caption}", "", *_md_table(table), ""]
     if not pw.empty:
-        lines += [f"## Pairwise on {primary}", "",
-                  "| A | B | P(A better) | mean(A) − mean(B) [95% CI] |", "|---|---|---|---|"]
-        lines += [f"| {r.a} | {r.b} | {r.p_a_better:.2f} | {r.diff_mean:.4g} "
-                  f"[{r.diff_ci_low:.4g}, {r.diff_ci_high:.4g}] |" for r in pw.itertuples()]
+        lines += [
+            f"## Pairwise on {primary}",
+            "",
+            "| A | B | P(A better) | mean(A) − mean(B) [95% CI] |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.a} | {r.b} | {r.p_a_better:.2f} | {r.diff_mean:.4g} "
+            f"[{r.diff_ci_low:.4g}, {r.diff_ci_high:.4g}] |"
+            for r in pw.itertuples()
+        ]
         lines.append("")
     lines += ["## Figures", ""] + [f"![{t}](figures/{f})" for f, t, _ in figs]
     return "\n".join(lines) + "\n"
+
+
+def _md_table(t: pd.DataFrame) -> list[str]:
+    def cell(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    rows = ["| " + " | ".join(map(str, t.columns)) + " |", "|---" * len(t.columns) + "|"]
+    return rows + ["| " + " | ".join(cell(v) for v in r) + " |" for r in t.itertuples(index=False)]
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -185,37 +239,69 @@ figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}.note{background:
 padding:.6em 1em;border-left:4px solid #e0b000}.meta td{text-align:left}"""
 
 
-def _html(title: str, meta_rows: list[tuple[str, str]], notes: list[str],
-          summary: pd.DataFrame, pw: pd.DataFrame, primary: str | None,
-          figs: list[tuple[str, str, bytes]]) -> str:
+def _html(
+    title: str,
+    meta_rows: list[tuple[str, str]],
+    notes: list[str],
+    summary: pd.DataFrame,
+    pw: pd.DataFrame,
+    primary: str | None,
+    figs: list[tuple[str, str, bytes]],
+    tables: list[tuple[str, pd.DataFrame]] = (),
+) -> str:
     esc = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}"
-             f"</title><style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
-             "<table class='meta'>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                                              for k, v in meta_rows) + "</table>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}"
+        f"</title><style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
+        "<table class='meta'>"
+        + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta_rows)
+        + "</table>",
+    ]
     parts += [f"<p class='note'>{esc(n)}</p>" for n in notes]
-    parts.append("<h2>Final metrics</h2><p>Mean over seeds with a 95% percentile-bootstrap "
-                 "confidence interval.</p>")
+    parts.append(
+        "<h2>Final metrics</h2><p>Mean over seeds with a 95% percentile-bootstrap "
+        "confidence interval.</p>"
+    )
     if not summary.empty:
         parts.append(_fmt_table(summary).to_html(escape=True, border=0))
         iq = summary.pivot(index="agent", columns="metric", values="iqm").reindex(
-            list(dict.fromkeys(summary["agent"])))
-        parts.append("<details><summary>Interquartile mean (robust to outlier seeds)</summary>"
-                     + iq.to_html(float_format=lambda v: f"{v:.4g}", border=0) + "</details>")
+            list(dict.fromkeys(summary["agent"]))
+        )
+        parts.append(
+            "<details><summary>Interquartile mean (robust to outlier seeds)</summary>"
+            + iq.to_html(float_format=lambda v: f"{v:.4g}", border=0)
+            + "</details>"
+        )
+    for caption, table in tables:
+        parts.append(
+            f"<h2>{esc(caption)}</h2>"
+            + table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+        )
     if not pw.empty:
-        parts.append(f"<h2>Pairwise comparison on {esc(primary or '')}</h2><p>P(A better) is "
-                     "the probability that a random seed of A beats a random seed of B "
-                     "(0.5: no difference).</p>")
-        t = pw.rename(columns={"a": "A", "b": "B", "p_a_better": "P(A better)",
-                               "diff_mean": "mean(A)−mean(B)", "diff_ci_low": "CI low",
-                               "diff_ci_high": "CI high"})
+        parts.append(
+            f"<h2>Pairwise comparison on {esc(primary or '')}</h2><p>P(A better) is "
+            "the probability that a random seed of A beats a random seed of B "
+            "(0.5: no difference).</p>"
+        )
+        t = pw.rename(
+            columns={
+                "a": "A",
+                "b": "B",
+                "p_a_better": "P(A better)",
+                "diff_mean": "mean(A)−mean(B)",
+                "diff_ci_low": "CI low",
+                "diff_ci_high": "CI high",
+            }
+        )
         parts.append(t.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
     parts.append("<h2>Figures</h2>")
     for fname, caption, png in figs:
         b64 = base64.b64encode(png).decode()
-        parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{b64}'>"
-                     f"<figcaption>{esc(caption)} — <code>figures/{esc(fname)}</code>"
-                     "</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{b64}'>"
+            f"<figcaption>{esc(caption)} — <code>figures/{esc(fname)}</code>"
+            "</figcaption></figure>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -237,26 +323,44 @@ def build_report(run_dir: str | Path) -> Path:
     """
     run = RunDir(run_dir)
     if not run.path.is_dir():
-        raise SpecError(f"run folder {str(run.path)!r} not found; 'qmml run' prints the folder "
-                        "of each run (under runs/<experiment>/)")
+        raise SpecError(
+            f"run folder {str(run.path)!r} not found; 'qmml run' prints the folder "
+            "of each run (under runs/<experiment>/)"
+        )
     spec = run.load_spec()
     ctx = _context(run, spec)
     meta = run.load_meta()
     workload = get_workload(spec.kind)
     notes = []
     if meta.get("failed"):
-        notes.append(f"{len(meta['failed'])} trial(s) failed and are missing from this report: "
-                     f"{', '.join(meta['failed'])} (tracebacks in run.log).")
+        notes.append(
+            f"{len(meta['failed'])} trial(s) failed and are missing from this report: "
+            f"{', '.join(meta['failed'])} (tracebacks in run.log)."
+        )
     if meta.get("status") == "interrupted":
         notes.append("This run was interrupted: re-run the same command to finish it.")
-    notes += getattr(workload, "notes", lambda ctx: [])(ctx)
-    rows = [("experiment", f"{spec.name} ({spec.kind})"), ("description", spec.description),
-            ("run", str(run.path)), ("seeds", f"{spec.seeds} (base seed {spec.seed})"),
-            ("started", str(meta.get("started"))), ("git commit", str(meta.get("git_commit"))),
-            ("status", str(meta.get("status")))]
-    return _render(ctx, list(spec.report.plots), workload.plots, spec.report.primary,
-                   spec.report.higher_is_better, run.path, f"qmml-lab report: {spec.name}",
-                   rows, notes)
+    notes += workload.notes(ctx)
+    rows = [
+        ("experiment", f"{spec.name} ({spec.kind})"),
+        ("description", spec.description),
+        ("run", str(run.path)),
+        ("seeds", f"{spec.seeds} (base seed {spec.seed})"),
+        ("started", str(meta.get("started"))),
+        ("git commit", str(meta.get("git_commit"))),
+        ("status", str(meta.get("status"))),
+    ]
+    return _render(
+        ctx,
+        list(spec.report.plots),
+        workload.plots,
+        spec.report.primary,
+        spec.report.higher_is_better,
+        run.path,
+        f"qmml-lab report: {spec.name}",
+        rows,
+        notes,
+        workload.tables(ctx),
+    )
 
 
 def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
@@ -275,8 +379,10 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     kinds = {s.kind for s in specs}
     if len(kinds) > 1:
         raise SpecError(f"runs of different kinds cannot be compared: {', '.join(sorted(kinds))}")
-    labels = [r.path.name if len({s.name for s in specs}) == 1 else f"{s.name}@{r.path.name}"
-              for r, s in zip(runs, specs, strict=True)]
+    labels = [
+        r.path.name if len({s.name for s in specs}) == 1 else f"{s.name}@{r.path.name}"
+        for r, s in zip(runs, specs, strict=True)
+    ]
     curves, scalars, agents = [], [], {}
     for run, spec, label in zip(runs, specs, labels, strict=True):
         ctx = _context(run, spec)
@@ -286,18 +392,33 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
             acc.append(df)
         for n, a in ctx.agents.items():
             agents[f"{label}:{n}"] = replace(a, name=f"{label}:{n}", group=f"{label}:{a.group}")
-    ctx = PlotContext(specs[0], pd.concat(curves, ignore_index=True),
-                      pd.concat(scalars, ignore_index=True), agents)
+    ctx = PlotContext(
+        specs[0],
+        pd.concat(curves, ignore_index=True),
+        pd.concat(scalars, ignore_index=True),
+        agents,
+    )
     plots = []
     for p in specs[0].report.plots:
         wanted = None
         if p.agents:
-            wanted = [n for n, a in agents.items()
-                      if n.split(":", 1)[1] in p.agents or a.group.split(":", 1)[1] in p.agents]
+            wanted = [
+                n
+                for n, a in agents.items()
+                if n.split(":", 1)[1] in p.agents or a.group.split(":", 1)[1] in p.agents
+            ]
         plots.append(p.model_copy(update={"agents": wanted}))
     digest = hashlib.sha256("|".join(str(r.path.resolve()) for r in runs).encode()).hexdigest()
     out_dir = Path(out) if out else Path("runs") / "compare" / digest[:10]
     rows = [(f"run {lab}", str(r.path)) for lab, r in zip(labels, runs, strict=True)]
-    return _render(ctx, plots, get_workload(specs[0].kind).plots, specs[0].report.primary,
-                   specs[0].report.higher_is_better, out_dir,
-                   f"qmml-lab comparison: {', '.join(labels)}", rows, [])
+    return _render(
+        ctx,
+        plots,
+        get_workload(specs[0].kind).plots,
+        specs[0].report.primary,
+        specs[0].report.higher_is_better,
+        out_dir,
+        f"qmml-lab comparison: {', '.join(labels)}",
+        rows,
+        [],
+    )

@@ -75,8 +75,10 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     trials = [Trial(_key(a.name, s), a, s) for a in agents for s in range(spec.seeds)]
     keys = [t.key for t in trials]
     if len(set(keys)) != len(keys):
-        raise SpecError("two agents map to the same file name; make agent names differ in "
-                        "letters or digits, not only punctuation")
+        raise SpecError(
+            "two agents map to the same file name; make agent names differ in "
+            "letters or digits, not only punctuation"
+        )
     return trials
 
 
@@ -84,8 +86,9 @@ def _run_trial(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | s
     """Run one trial; never raises (a failure comes back as its traceback)."""
     t0 = time.perf_counter()
     try:
-        result = get_workload(spec.kind).run_trial(spec, trial.agent,
-                                                   trial_seed(spec, trial.seed_index))
+        result = get_workload(spec.kind).run_trial(
+            spec, trial.agent, trial_seed(spec, trial.seed_index)
+        )
         return trial.key, result, time.perf_counter() - t0
     except Exception:  # a failing trial must not kill the others
         return trial.key, traceback.format_exc(), time.perf_counter() - t0
@@ -100,19 +103,22 @@ def _worker_init() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _serial(spec: ExperimentSpec, trials: list[Trial], workers: int,
-            address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+def _serial(
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+) -> Iterator[tuple[str, TrialResult | str, float]]:
     for t in trials:
         yield _run_trial(spec, t)
 
 
-def _process(spec: ExperimentSpec, trials: list[Trial], workers: int,
-             address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+def _process(
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+) -> Iterator[tuple[str, TrialResult | str, float]]:
     import multiprocessing as mp
 
     # spawn: safe with torch and threads; costs an import per worker, once.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
+    )
     futures: set[Future[Any]] = set()
     try:
         queue = list(trials)
@@ -128,16 +134,20 @@ def _process(spec: ExperimentSpec, trials: list[Trial], workers: int,
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _ray(spec: ExperimentSpec, trials: list[Trial], workers: int,
-         address: str | None) -> Iterator[tuple[str, TrialResult | str, float]]:
+def _ray(
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+) -> Iterator[tuple[str, TrialResult | str, float]]:
     try:
         import ray
     except ImportError:
         raise SpecError("--executor ray needs Ray: pip install 'qmml-lab[ray]'") from None
     started = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "configure_logging": False}
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         if address:
             ray.init(address=address, **kwargs)
         else:
@@ -163,7 +173,10 @@ def _ray_task(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | st
 
 
 _EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialResult | str, float]]]] = {
-    "serial": _serial, "process": _process, "ray": _ray}
+    "serial": _serial,
+    "process": _process,
+    "ray": _ray,
+}
 
 
 def run_dir_for(spec: ExperimentSpec, out: str | Path) -> RunDir:
@@ -171,10 +184,16 @@ def run_dir_for(spec: ExperimentSpec, out: str | Path) -> RunDir:
     return RunDir(Path(out) / spec.name / spec_hash(spec))
 
 
-def run_experiment(spec: ExperimentSpec, *, out: str | Path = "runs",
-                   executor: Executor = "process", workers: int | None = None,
-                   ray_address: str | None = None, fresh: bool = False,
-                   progress: bool = True) -> RunOutcome:
+def run_experiment(
+    spec: ExperimentSpec,
+    *,
+    out: str | Path = "runs",
+    executor: Executor = "process",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    fresh: bool = False,
+    progress: bool = True,
+) -> RunOutcome:
     """Run every trial of ``spec`` not stored yet, then consolidate the result tables.
 
     Args:
@@ -200,26 +219,49 @@ def run_experiment(spec: ExperimentSpec, *, out: str | Path = "runs",
     for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
     pending = [t for t in trials if not run.trial_done(t.key)]
-    meta = {"run_id": run.path.name, "experiment": spec.name, "kind": spec.kind,
-            "started": now_iso(), "finished": None, "status": "running",
-            "executor": executor, "workers": workers, "n_trials": len(trials),
-            "resumed_from": len(trials) - len(pending),
-            "seeds": [{"trial": t.key, "seed_index": t.seed_index, "entropy": spec.seed,
-                       "spawn_key": [t.seed_index]} for t in trials],
-            **environment_meta()}
+    meta = {
+        "run_id": run.path.name,
+        "experiment": spec.name,
+        "kind": spec.kind,
+        "started": now_iso(),
+        "finished": None,
+        "status": "running",
+        "executor": executor,
+        "workers": workers,
+        "n_trials": len(trials),
+        "resumed_from": len(trials) - len(pending),
+        "seeds": [
+            {
+                "trial": t.key,
+                "seed_index": t.seed_index,
+                "entropy": spec.seed,
+                "spawn_key": [t.seed_index],
+            }
+            for t in trials
+        ],
+        **environment_meta(),
+    }
     run.write_meta(meta)
     outcome = RunOutcome(run, len(trials), 0, len(trials) - len(pending))
     trial_wall_s: dict[str, float] = {}
     t0 = time.perf_counter()
-    bar = tqdm(total=len(trials), initial=outcome.skipped, unit="trial", disable=not progress,
-               desc=spec.name, dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=len(trials),
+        initial=outcome.skipped,
+        unit="trial",
+        disable=not progress,
+        desc=spec.name,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     try:
         if pending:
             for key, result, wall_s in _EXECUTORS[executor](spec, pending, workers, ray_address):
                 if isinstance(result, str):
                     outcome.failed.append(key)
-                    run.append_log(f"[{now_iso()}] trial {key} FAILED after {wall_s:.1f}s\n"
-                                   f"{result}")
+                    run.append_log(
+                        f"[{now_iso()}] trial {key} FAILED after {wall_s:.1f}s\n{result}"
+                    )
                 else:
                     run.write_trial(key, result)
                     outcome.ran += 1
@@ -231,9 +273,13 @@ def run_experiment(spec: ExperimentSpec, *, out: str | Path = "runs",
         bar.close()
     outcome.wall_s = time.perf_counter() - t0
     run.consolidate([(t.key, t.agent.name, t.seed_index) for t in trials])
-    status = ("interrupted" if outcome.interrupted else "failed" if outcome.failed
-              else "complete")
-    meta.update(finished=now_iso(), status=status, failed=outcome.failed,
-                wall_s=round(outcome.wall_s, 3), trial_wall_s=trial_wall_s)
+    status = "interrupted" if outcome.interrupted else "failed" if outcome.failed else "complete"
+    meta.update(
+        finished=now_iso(),
+        status=status,
+        failed=outcome.failed,
+        wall_s=round(outcome.wall_s, 3),
+        trial_wall_s=trial_wall_s,
+    )
     run.write_meta(meta)
     return outcome

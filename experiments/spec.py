@@ -58,10 +58,12 @@ class AgentSpec(_Frozen):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, v: str) -> str:
-        bad = set(v) & set("/\\:*?\"<>|")
+        bad = set(v) & set('/\\:*?"<>|')
         if bad:
-            raise ValueError(f"agent name {v!r} contains {''.join(sorted(bad))!r}; use letters, "
-                             "digits, '-', '_', '.', '=' or spaces")
+            raise ValueError(
+                f"agent name {v!r} contains {''.join(sorted(bad))!r}; use letters, "
+                "digits, '-', '_', '.', '=' or spaces"
+            )
         return v
 
 
@@ -172,8 +174,10 @@ def spec_from_dict(data: Any, source: str = "spec") -> ExperimentSpec:
         SpecError: one line naming the key, the value and what is allowed.
     """
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: expected a mapping of keys at the top level, got "
-                        f"{type(data).__name__}; see experiments/specs/*.yaml for examples")
+        raise SpecError(
+            f"{source}: expected a mapping of keys at the top level, got "
+            f"{type(data).__name__}; see experiments/specs/*.yaml for examples"
+        )
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as err:
@@ -188,16 +192,19 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     """
     path = Path(path)
     if not path.is_file():
-        raise SpecError(f"spec file {str(path)!r} not found; give a path to a .yaml file or a "
-                        "built-in experiment name (qmml list)")
+        raise SpecError(
+            f"spec file {str(path)!r} not found; give a path to a .yaml file or a "
+            "built-in experiment name (qmml list)"
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "cannot parse"
-        raise SpecError(f"{path}: malformed YAML{where}: {problem}; fix the file's syntax") \
-            from None
+        raise SpecError(
+            f"{path}: malformed YAML{where}: {problem}; fix the file's syntax"
+        ) from None
     return spec_from_dict(data, source=str(path))
 
 
@@ -223,12 +230,26 @@ def _list_item(items: list[Any], key: str, raw: str) -> Any:
         if isinstance(item, dict) and item.get("name") == key:
             return item
     names = [str(i.get("name")) for i in items if isinstance(i, dict)]
-    raise SpecError(f"--set {raw}: no list item named {key!r}; choose from {', '.join(names)} "
-                    "or an index")
+    raise SpecError(
+        f"--set {raw}: no list item named {key!r}; choose from {', '.join(names)} or an index"
+    )
 
 
-def apply_overrides(spec: ExperimentSpec, overrides: list[str],
-                    accepts: Any = None) -> ExperimentSpec:
+def _split_key(key: str, data: dict[str, Any]) -> list[str]:
+    """Split a dotted key; an agent name after ``agents.`` may itself contain dots."""
+    if key.startswith("agents."):
+        rest = key[len("agents.") :]
+        names = [str(a.get("name")) for a in data.get("agents", []) if isinstance(a, dict)]
+        hits = [n for n in names if rest.startswith(n + ".")]
+        if hits:
+            name = max(hits, key=len)
+            return ["agents", name, *[k for k in rest[len(name) + 1 :].split(".") if k]]
+    return [k for k in key.split(".") if k]
+
+
+def apply_overrides(
+    spec: ExperimentSpec, overrides: list[str], accepts: Any = None
+) -> ExperimentSpec:
     """Apply ``key=value`` overrides (values parsed as YAML) and re-validate.
 
     ``agents.NAME.KEY=V`` sets a parameter of one agent (``params`` is implied), and
@@ -247,14 +268,15 @@ def apply_overrides(spec: ExperimentSpec, overrides: list[str],
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
-        keys = [k for k in key.strip().split(".") if k]
+        keys = _split_key(key.strip(), data)
         if not keys:
             raise SpecError(f"--set {raw!r}: empty key")
         if keys[0] == "agent" and len(keys) == 2:
             hit = [a for a in data["agents"] if accepts is None or accepts(a["type"], keys[1])]
             if not hit:
-                raise SpecError(f"--set {raw}: no agent of this experiment takes a parameter "
-                                f"{keys[1]!r}")
+                raise SpecError(
+                    f"--set {raw}: no agent of this experiment takes a parameter {keys[1]!r}"
+                )
             for a in hit:
                 a["params"][keys[1]] = value
             continue
@@ -288,4 +310,3 @@ def spec_hash(spec: ExperimentSpec) -> str:
 def dump_spec(spec: ExperimentSpec) -> str:
     """The spec as YAML text (what ``runs/.../spec.yaml`` holds)."""
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
-

@@ -43,8 +43,9 @@ def _boot_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.integers(0, n, size=(n_boot, n))
 
 
-def bootstrap_mean(x: np.ndarray, *, confidence: float = 0.95, n_boot: int = 2000,
-                   seed: int = _BOOT_SEED) -> Interval:
+def bootstrap_mean(
+    x: np.ndarray, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = _BOOT_SEED
+) -> Interval:
     """Mean of ``x`` with a percentile-bootstrap confidence interval.
 
     With one value the interval collapses to the value (nothing to resample).
@@ -62,8 +63,9 @@ def bootstrap_mean(x: np.ndarray, *, confidence: float = 0.95, n_boot: int = 200
     return Interval(mean, float(lo), float(hi), int(x.size))
 
 
-def bootstrap_curve(y: np.ndarray, *, confidence: float = 0.95, n_boot: int = 1000,
-                    seed: int = _BOOT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bootstrap_curve(
+    y: np.ndarray, *, confidence: float = 0.95, n_boot: int = 1000, seed: int = _BOOT_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean curve over seeds with a pointwise percentile-bootstrap band.
 
     Args:
@@ -112,8 +114,14 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     return float(gt + 0.5 * eq)
 
 
-def bootstrap_diff(x: np.ndarray, y: np.ndarray, *, confidence: float = 0.95,
-                   n_boot: int = 2000, seed: int = _BOOT_SEED) -> Interval:
+def bootstrap_diff(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = _BOOT_SEED,
+) -> Interval:
     """Difference of means ``mean(x) - mean(y)`` with a bootstrap CI (independent resamples)."""
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()

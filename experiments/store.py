@@ -36,8 +36,20 @@ from experiments.workload import TrialResult
 
 __all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
 
-_PACKAGES = ("qmml-lab", "numpy", "pandas", "pyarrow", "gymnasium", "stable-baselines3",
-             "sb3-contrib", "torch", "scipy", "scikit-learn", "matplotlib", "ray")
+_PACKAGES = (
+    "qmml-lab",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "gymnasium",
+    "stable-baselines3",
+    "sb3-contrib",
+    "torch",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "ray",
+)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -142,8 +154,7 @@ class RunDir:
         cdf = _concat(curves, ["trial", "agent", "seed", "step", "metric", "value"])
         sdf = _concat(scalars, ["trial", "agent", "seed", "metric", "value"])
         atomic_write_bytes(self.path / "curves.parquet", _parquet_bytes(cdf))
-        atomic_write_text(self.path / "scalars.csv", sdf.to_csv(index=False,
-                                                                float_format="%.10g"))
+        atomic_write_text(self.path / "scalars.csv", sdf.to_csv(index=False, float_format="%.10g"))
         return cdf, sdf
 
     # -- reading ----------------------------------------------------------------------------
@@ -157,8 +168,10 @@ class RunDir:
 
         f = self.path / "spec.yaml"
         if not f.is_file():
-            raise SpecError(f"{self.path} is not a run folder (no spec.yaml); give a folder "
-                            "under runs/<experiment>/ made by 'qmml run'")
+            raise SpecError(
+                f"{self.path} is not a run folder (no spec.yaml); give a folder "
+                "under runs/<experiment>/ made by 'qmml run'"
+            )
         return spec_from_dict(yaml.safe_load(f.read_text()), source=str(f))
 
     def load_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -193,8 +206,14 @@ def environment_meta() -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             continue
     try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5, check=False)
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+            check=False,
+        )
         commit = proc.stdout.strip() if proc.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         commit = ""
@@ -202,9 +221,15 @@ def environment_meta() -> dict[str, Any]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = ""
-    return {"packages": versions, "git_commit": commit or None, "host": platform.node(),
-            "user": user, "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count()}
+    return {
+        "packages": versions,
+        "git_commit": commit or None,
+        "host": platform.node(),
+        "user": user,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
 
 
 def now_iso() -> str:

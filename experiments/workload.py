@@ -63,29 +63,45 @@ class TrialResult:
         info: small JSON-able extras recorded in the run log.
     """
 
-    curves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"step": pd.Series(dtype="int64"), "metric": pd.Series(dtype="str"),
-         "value": pd.Series(dtype="float64")}))
-    scalars: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"metric": pd.Series(dtype="str"), "value": pd.Series(dtype="float64")}))
+    curves: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "step": pd.Series(dtype="int64"),
+                "metric": pd.Series(dtype="str"),
+                "value": pd.Series(dtype="float64"),
+            }
+        )
+    )
+    scalars: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {"metric": pd.Series(dtype="str"), "value": pd.Series(dtype="float64")}
+        )
+    )
     info: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
-    def from_arrays(curves: dict[str, np.ndarray] | None = None,
-                    scalars: dict[str, float | np.ndarray] | None = None,
-                    steps: np.ndarray | None = None, **info: Any) -> TrialResult:
+    def from_arrays(
+        curves: dict[str, np.ndarray] | None = None,
+        scalars: dict[str, float | np.ndarray] | None = None,
+        steps: np.ndarray | None = None,
+        **info: Any,
+    ) -> TrialResult:
         """Build tables from ``{metric: array}`` curves (one value per step) and scalars."""
         parts = []
         for metric, values in (curves or {}).items():
             values = np.asarray(values, dtype=np.float64)
             x = np.arange(1, len(values) + 1) if steps is None else np.asarray(steps)
-            parts.append(pd.DataFrame({"step": x.astype(np.int64), "metric": metric,
-                                       "value": values}))
+            parts.append(
+                pd.DataFrame({"step": x.astype(np.int64), "metric": metric, "value": values})
+            )
         res = TrialResult(info=info)
         if parts:
             res.curves = pd.concat(parts, ignore_index=True)
-        rows = [(m, float(v)) for m, vals in (scalars or {}).items()
-                for v in np.atleast_1d(np.asarray(vals, dtype=np.float64))]
+        rows = [
+            (m, float(v))
+            for m, vals in (scalars or {}).items()
+            for v in np.atleast_1d(np.asarray(vals, dtype=np.float64))
+        ]
         if rows:
             res.scalars = pd.DataFrame(rows, columns=["metric", "value"])
         return res
@@ -148,8 +164,9 @@ class Workload:
         self.budget_config(spec)
         for a in agents:
             if a.type not in self.agent_types:
-                raise SpecError(_unknown("agent type", a.type, self.agent_types,
-                                         f"agents.{a.group}.type"))
+                raise SpecError(
+                    _unknown("agent type", a.type, self.agent_types, f"agents.{a.group}.type")
+                )
             check_params(self.agent_types[a.type], a.params, f"agents.{a.group}.params")
             self.env_config(spec, a)
         self.check(spec, agents)
@@ -163,9 +180,18 @@ class Workload:
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         """Workload-specific checks beyond the schema (e.g. a date range inside the data)."""
 
+    def notes(self, ctx: PlotContext) -> list[str]:
+        """Plain sentences shown at the top of the report (e.g. an honest conclusion)."""
+        return []
+
+    def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
+        """Extra (title, table) pairs shown in the report after the final metrics."""
+        return []
+
     # -- running ----------------------------------------------------------------------------
-    def run_trial(self, spec: ExperimentSpec, agent: ResolvedAgent,
-                  seed: np.random.SeedSequence) -> TrialResult:
+    def run_trial(
+        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+    ) -> TrialResult:
         """Run one agent with one seed and return its result tables."""
         raise NotImplementedError
 
@@ -173,8 +199,10 @@ class Workload:
 def _validate(model: type[BaseModel] | None, data: dict[str, Any], section: str) -> Any:
     if model is None:
         if data:
-            raise SpecError(f"{section}: this workload takes no {section!r} settings; "
-                            f"remove {', '.join(map(repr, data))}")
+            raise SpecError(
+                f"{section}: this workload takes no {section!r} settings; "
+                f"remove {', '.join(map(repr, data))}"
+            )
         return None
     try:
         return model.model_validate(data)
@@ -205,8 +233,9 @@ def check_params(factory: Callable[..., Any], params: dict[str, Any], key: str) 
     """Raise :class:`SpecError` if ``params`` are not keyword arguments ``factory`` accepts,
     or if constructing it with them fails validation."""
     sig = inspect.signature(factory)
-    accepted = [n for n, p in sig.parameters.items()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    accepted = [
+        n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
         for name in params:
             if name not in accepted:
@@ -235,15 +264,18 @@ def expand_agents(spec: ExperimentSpec) -> list[ResolvedAgent]:
             out.append(ResolvedAgent(a.name, a.type, dict(a.params), dict(a.env), group))
             continue
         if len(a.sweep) != 1:
-            raise SpecError(f"agents.{a.name}.sweep: sweep one parameter per agent entry, got "
-                            f"{', '.join(a.sweep)}; add one agent entry per swept parameter")
-        (param, values), = a.sweep.items()
+            raise SpecError(
+                f"agents.{a.name}.sweep: sweep one parameter per agent entry, got "
+                f"{', '.join(a.sweep)}; add one agent entry per swept parameter"
+            )
+        ((param, values),) = a.sweep.items()
         if not values:
             raise SpecError(f"agents.{a.name}.sweep.{param}: empty list of values")
         for v in values:
             name = f"{a.name}[{param}={_fmt(v)}]"
-            out.append(ResolvedAgent(name, a.type, {**a.params, param: v}, dict(a.env), group,
-                                     (param, v)))
+            out.append(
+                ResolvedAgent(name, a.type, {**a.params, param: v}, dict(a.env), group, (param, v))
+            )
     return out
 
 

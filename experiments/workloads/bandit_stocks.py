@@ -70,8 +70,9 @@ class BanditStocks(Workload):
 
     def closes(self, env: StocksEnv) -> pd.DataFrame:
         try:
-            return load_closes(None if env.data == "bundled" else env.data, env.tickers,
-                               env.start, env.end)
+            return load_closes(
+                None if env.data == "bundled" else env.data, env.tickers, env.start, env.end
+            )
         except DataError as err:
             raise SpecError(f"env: {err}") from None
 
@@ -79,8 +80,9 @@ class BanditStocks(Workload):
         for a in agents:
             self.closes(self.env_config(spec, a))
 
-    def run_trial(self, spec: ExperimentSpec, agent: ResolvedAgent,
-                  seed: np.random.SeedSequence) -> TrialResult:
+    def run_trial(
+        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+    ) -> TrialResult:
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
         closes = self.closes(env)
@@ -95,12 +97,18 @@ class BanditStocks(Workload):
                 wealth = growth.mean(axis=1) * (1 - c)
             else:  # best single stock, chosen with knowledge of the final prices
                 wealth = growth[:, int(np.argmax(growth[-1]))] * (1 - c)
-            return TrialResult.from_arrays(curves={"wealth": wealth}, steps=dates,
-                                           scalars={"final_wealth": wealth[-1]})
+            return TrialResult.from_arrays(
+                curves={"wealth": wealth}, steps=dates, scalars={"final_wealth": wealth[-1]}
+            )
         n_runs = budget.random_pickers if agent.type == "random" else budget.runs
         batch = StockBanditBatch(returns, n_runs, cost_bps=env.cost_bps)
-        trace = simulate(AGENTS[agent.type](**agent.params), batch, len(returns),
-                         rng=np.random.default_rng(seed.spawn(1)[0]), record_actions=True)
+        trace = simulate(
+            AGENTS[agent.type](**agent.params),
+            batch,
+            len(returns),
+            rng=np.random.default_rng(seed.spawn(1)[0]),
+            record_actions=True,
+        )
         net, wealth = costs_and_wealth(returns, trace.actions, env.cost_bps)
         curves: dict[str, Any] = {"wealth": wealth.mean(axis=1)}
         if agent.type == "random":
@@ -112,34 +120,90 @@ class BanditStocks(Workload):
                 curves[f"pick:{t}"] = (picks == i).mean(axis=1)
         switches = (trace.actions[1:] != trace.actions[:-1]).sum(axis=0)
         return TrialResult.from_arrays(
-            curves=curves, steps=dates,
-            scalars={"final_wealth": wealth[-1], "n_switches": switches.astype(float),
-                     "mean_daily_return_bps": 1e4 * net.mean(axis=0)},
-            tickers=tickers)
+            curves=curves,
+            steps=dates,
+            scalars={
+                "final_wealth": wealth[-1],
+                "n_switches": switches.astype(float),
+                "mean_daily_return_bps": 1e4 * net.mean(axis=0),
+            },
+            tickers=tickers,
+        )
 
     # -- report -----------------------------------------------------------------------------
     def notes(self, ctx: PlotContext) -> list[str]:
-        """Each agent's final wealth against the random pickers, as a plain sentence."""
+        """What the random pickers did, the costs, and a plain verdict."""
         s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
-        randoms = [n for n, a in ctx.agents.items() if a.type == "random"]
-        ref = s[s["agent"].isin(randoms)]["value"].to_numpy()
+        ref = s[s["agent"].isin(self._randoms(ctx))]["value"].to_numpy()
+        env = self.env_config(ctx.spec)
+        out = [
+            f"Period {env.start} to {env.end}, costs {env.cost_bps:g} bps per side on "
+            "every purchase and sale (a switch pays two sides). Wealth starts at 1.0."
+        ]
+        if ref.size:
+            out.append(
+                f"Random pickers ({ref.size} runs) switch almost every day, so they pay "
+                f"costs almost daily: median final wealth {np.median(ref):.3f}, 95% "
+                f"between {np.percentile(ref, 2.5):.3f} and "
+                f"{np.percentile(ref, 97.5):.3f}."
+            )
+        table = self._versus_random(ctx, ref)
+        ew = table[table["agent type"] == "equal-weight"]["final wealth (mean)"]
+        learners = table[~table["agent type"].isin((*_BASELINES, "random"))]
+        if len(ew) and len(learners):
+            beat = learners[learners["final wealth (mean)"] > float(ew.iloc[0])]
+            if beat.empty:
+                out.append(
+                    "No bandit agent ended with more wealth than equal-weight "
+                    "buy-and-hold: on this data, after costs, learning to pick one "
+                    "stock a day did not pay."
+                )
+            else:
+                out.append(
+                    f"{len(beat)} of {len(learners)} bandit agents ended above "
+                    "equal-weight buy-and-hold on mean final wealth; check the seed "
+                    "spread and the p-values before believing it."
+                )
+        return out
+
+    def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
+        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        ref = s[s["agent"].isin(self._randoms(ctx))]["value"].to_numpy()
         if ref.size == 0:
             return []
-        out = [f"Random pickers: {ref.size} runs, median final wealth {np.median(ref):.3f}, "
-               f"95% of them between {np.percentile(ref, 2.5):.3f} and "
-               f"{np.percentile(ref, 97.5):.3f} (1.0 = starting wealth, costs included)."]
+        return [
+            (
+                "Final wealth against the random pickers (empirical one-sided p-values)",
+                self._versus_random(ctx, ref),
+            )
+        ]
+
+    @staticmethod
+    def _randoms(ctx: PlotContext) -> list[str]:
+        return [n for n, a in ctx.agents.items() if a.type == "random"]
+
+    @staticmethod
+    def _versus_random(ctx: PlotContext, ref: np.ndarray) -> pd.DataFrame:
+        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        rows = []
         for n, a in ctx.agents.items():
             if a.type == "random":
                 continue
             per_seed = s[s["agent"] == n].groupby("seed")["value"].mean().to_numpy()
             if per_seed.size == 0:
                 continue
-            p = [rank_p_value(v, ref) for v in per_seed]
-            tag = " (look-ahead oracle: not achievable)" if a.type == _BASELINES[1] else ""
-            out.append(f"{n}{tag}: final wealth {per_seed.mean():.3f} (mean of {per_seed.size} "
-                       f"seed(s)); share of random pickers doing at least as well: "
-                       f"median p = {np.median(p):.3f}.")
-        return out
+            p = np.array([rank_p_value(v, ref) for v in per_seed]) if ref.size else np.nan
+            rows.append(
+                {
+                    "agent": n + (" (look-ahead oracle)" if a.type == _BASELINES[1] else ""),
+                    "agent type": a.type,
+                    "seeds": per_seed.size,
+                    "final wealth (mean)": per_seed.mean(),
+                    "median p vs random": float(np.median(p)),
+                    "share of seeds with p < 0.05": float(np.mean(p < 0.05)),
+                }
+            )
+        return pd.DataFrame(rows)
 
 
 def _dates(steps: np.ndarray) -> pd.DatetimeIndex:
@@ -158,8 +222,14 @@ def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
             _, med = curve_matrix(ctx.curves, name, "wealth_q50")
             if lo.size:
                 d = _dates(steps)
-                ax.fill_between(d, lo.min(axis=0), hi.max(axis=0), color="grey", alpha=0.25,
-                                label="random pickers, 95% band")
+                ax.fill_between(
+                    d,
+                    lo.min(axis=0),
+                    hi.max(axis=0),
+                    color="grey",
+                    alpha=0.25,
+                    label="random pickers, 95% band",
+                )
                 ax.plot(d, med.mean(axis=0), color="grey", lw=1, label="random pickers, median")
             continue
         steps, y = curve_matrix(ctx.curves, name, "wealth")
@@ -186,11 +256,11 @@ def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
 
     Options: ``window`` in trading days (default 63, about a quarter).
     """
-    names = [n for n in select_agents(ctx, plot)
-             if ctx.agents[n].type not in (*_BASELINES, "random")]
+    names = [
+        n for n in select_agents(ctx, plot) if ctx.agents[n].type not in (*_BASELINES, "random")
+    ]
     name = names[0] if names else None
-    sub = ctx.curves[(ctx.curves["agent"] == name)
-                     & ctx.curves["metric"].str.startswith("pick:")]
+    sub = ctx.curves[(ctx.curves["agent"] == name) & ctx.curves["metric"].str.startswith("pick:")]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if sub.empty:
         ax.text(0.5, 0.5, "no pick data", ha="center", transform=ax.transAxes)
@@ -199,10 +269,12 @@ def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
     window = int(plot.options.get("window", 63))
     binned = wide.groupby(np.arange(len(wide)) // window).mean()
     starts = _dates(wide.index.to_numpy()[::window])
-    im = ax.imshow(binned.T.to_numpy(), aspect="auto", cmap="viridis", vmin=0,
-                   interpolation="nearest")
-    ax.set_yticks(range(len(binned.columns)), [c.split(":", 1)[1] for c in binned.columns],
-                  fontsize=7)
+    im = ax.imshow(
+        binned.T.to_numpy(), aspect="auto", cmap="viridis", vmin=0, interpolation="nearest"
+    )
+    ax.set_yticks(
+        range(len(binned.columns)), [c.split(":", 1)[1] for c in binned.columns], fontsize=7
+    )
     ticks = np.linspace(0, len(starts) - 1, min(8, len(starts))).astype(int)
     ax.set_xticks(ticks, [str(starts[i].date()) for i in ticks], rotation=30, fontsize=7)
     fig.colorbar(im, ax=ax, label=f"share of picks per {window}-day window")

@@ -47,28 +47,42 @@ class BanditTestbed(Workload):
     Env = TestbedEnv
     Budget = TestbedBudget
 
-    def run_trial(self, spec: ExperimentSpec, agent: ResolvedAgent,
-                  seed: np.random.SeedSequence) -> TrialResult:
+    def run_trial(
+        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+    ) -> TrialResult:
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
         env_seed, agent_seed = seed.spawn(2)  # env draws are shared by all agents of a seed
         env_rng = np.random.default_rng(env_seed)
         if env.arms == "gaussian":
-            bandit = BanditBatch.gaussian(budget.runs, env.k, rng=env_rng,
-                                          mean_offset=env.mean_offset, mean_std=env.mean_std,
-                                          noise_std=env.noise_std, walk_std=env.walk_std,
-                                          equal_start=env.equal_start)
+            bandit = BanditBatch.gaussian(
+                budget.runs,
+                env.k,
+                rng=env_rng,
+                mean_offset=env.mean_offset,
+                mean_std=env.mean_std,
+                noise_std=env.noise_std,
+                walk_std=env.walk_std,
+                equal_start=env.equal_start,
+            )
         else:
             bandit = BanditBatch.bernoulli(budget.runs, env.k, rng=env_rng)
-        trace = simulate(AGENTS[agent.type](**agent.params), bandit, budget.steps,
-                         rng=np.random.default_rng(agent_seed))
+        trace = simulate(
+            AGENTS[agent.type](**agent.params),
+            bandit,
+            budget.steps,
+            rng=np.random.default_rng(agent_seed),
+        )
         tail = max(1, round(budget.steps * budget.final_fraction))
         return TrialResult.from_arrays(
             curves={"reward": trace.mean_reward, "pct_optimal": trace.pct_optimal},
-            scalars={"mean_reward": trace.mean_reward.mean(),
-                     "final_reward": trace.mean_reward[-tail:].mean(),
-                     "final_pct_optimal": trace.pct_optimal[-tail:].mean()},
-            runs=budget.runs)
+            scalars={
+                "mean_reward": trace.mean_reward.mean(),
+                "final_reward": trace.mean_reward[-tail:].mean(),
+                "final_pct_optimal": trace.pct_optimal[-tail:].mean(),
+            },
+            runs=budget.runs,
+        )
 
 
 register(BanditTestbed())

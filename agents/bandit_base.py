@@ -1,0 +1,296 @@
+"""Base of the batched k-armed bandit agents and the testbed simulator.
+
+Every agent runs ``n_runs`` independent learners at once: its state is a set of (k, n_runs)
+arrays (arms-major, so per-run reductions over arms are contiguous) and ``act``/``update``
+are whole-array operations. The same objects satisfy the project's agent protocol
+(``learn(env, budget)`` / ``predict(obs)``) on a Gymnasium bandit with ``n_runs = 1``.
+The concrete agents live in :mod:`agents.bandits`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["BanditAgent", "BanditTrace", "BatchedBandit", "simulate"]
+
+
+def _check(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``float(value)`` or raise an error naming the argument and its allowed range."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if (
+        not math.isfinite(v)
+        or v < low
+        or v > high
+        or (low_open and v == low)
+        or (high_open and v == high)
+    ):
+        lo = "(" if low_open or low == -math.inf else "["
+        hi = ")" if high_open or high == math.inf else "]"
+        raise ValueError(
+            f"{name}={value!r} is out of range; expected a finite {name} in "
+            f"{lo}{low:g}, {high:g}{hi}"
+        )
+    return v
+
+
+def _argmax_ties(values: np.ndarray, arange_k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Argmax over arms (axis 0) of ``values`` (k, n_runs), ties broken uniformly at random.
+
+    ``arange_k @ is_max`` is the arm index wherever the maximum is unique (much faster than
+    ``argmax(axis=0)``); only tied columns draw random numbers.
+    """
+    is_max = values == values.max(axis=0)
+    arms = (arange_k @ is_max).astype(np.intp)
+    if np.count_nonzero(is_max) > is_max.shape[1]:
+        tied = np.flatnonzero(np.count_nonzero(is_max, axis=0) > 1)
+        keys = is_max[:, tied] * rng.random((is_max.shape[0], tied.size))
+        arms[tied] = keys.argmax(axis=0)
+    return arms
+
+
+class BanditAgent(ABC):
+    """Base class of batched bandit agents.
+
+    Subclasses store their (validated) constructor arguments as attributes of the same name,
+    allocate state in ``_init_state`` and implement ``act``, ``_update`` and ``estimates_``.
+    Attributes set by :meth:`reset` end in ``_``: ``n_runs_``, ``k_``, ``steps_`` (updates
+    so far, shared by all runs).
+    """
+
+    _rng: np.random.Generator | None = None
+
+    # -- batched interface -------------------------------------------------------------------
+    def reset(self, n_runs: int, k: int, rng: np.random.Generator) -> None:
+        """Forget everything and allocate state for ``n_runs`` problems with ``k`` arms.
+
+        Args:
+            n_runs: number of independent problems (>= 1).
+            k: number of arms (>= 2).
+            rng: the source of every random draw the agent makes.
+        """
+        for name, value, low in (("n_runs", n_runs, 1), ("k", k, 2)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name}={value!r} is invalid; expected an int >= {low}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self.n_runs_, self.k_, self.steps_ = int(n_runs), int(k), 0
+        self._rng = rng
+        self._cols = np.arange(self.n_runs_)
+        self._arange_k = np.arange(self.k_, dtype=np.float64)
+        self._init_state()
+
+    @abstractmethod
+    def act(self) -> np.ndarray:
+        """Choose an arm in every run: int array of shape (n_runs,)."""
+
+    def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Learn from one step: ``actions`` (n_runs,) ints in [0, k), ``rewards`` (n_runs,)."""
+        self._require_reset()
+        a = np.asarray(actions)
+        r = np.asarray(rewards, dtype=np.float64)
+        n, k = self.n_runs_, self.k_
+        if a.shape != (n,) or r.shape != (n,) or a.dtype.kind not in "iu":
+            raise ValueError(
+                f"update expects integer actions and rewards of shape ({n},), got "
+                f"{a.dtype} {a.shape} and {r.shape}"
+            )
+        if a.min() < 0 or a.max() >= k:
+            raise ValueError(f"actions must lie in [0, {k}), got [{a.min()}, {a.max()}]")
+        self._learn(a.astype(np.intp, copy=False) * n + self._cols, r)
+
+    def _learn(self, index: np.ndarray, rewards: np.ndarray) -> None:
+        """Update from validated flat positions ``action * n_runs + run`` (hot path)."""
+        self._update(index, rewards)
+        self.steps_ += 1
+
+    @property
+    @abstractmethod
+    def estimates_(self) -> np.ndarray:
+        """The agent's value of each arm, (n_runs, k); its argmax is the greedy arm."""
+
+    @abstractmethod
+    def _init_state(self) -> None: ...
+
+    @abstractmethod
+    def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
+        """Apply one step; ``index`` is the flat position of each run's arm in a (k, n) array."""
+
+    def _require_reset(self) -> None:
+        if self._rng is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has no state yet; call "
+                "reset(n_runs, k, rng) or learn(env, budget) first"
+            )
+
+    def _state(self, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """A (k, n_runs) state array filled with ``fill`` and its flat view."""
+        arr = np.full((self.k_, self.n_runs_), fill, dtype=np.float64)
+        return arr, arr.reshape(-1)
+
+    # -- agent protocol ----------------------------------------------------------------------
+    def learn(self, env: gym.Env, budget: int, *, seed: int | None = None) -> Self:
+        """Play ``budget`` steps of ``env`` (one run), resetting it when an episode ends.
+
+        Args:
+            env: an environment with a ``Discrete(k)`` action space, k >= 2.
+            budget: number of env steps (>= 1).
+            seed: seeds both the agent and the env (independent streams); None: fresh entropy.
+        """
+        space = env.action_space
+        if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
+            raise TypeError(f"learn needs a Discrete(k) action space starting at 0, got {space}")
+        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+            raise ValueError(f"budget={budget!r} is invalid; expected an int >= 1")
+        env_seed: int | None = None
+        if seed is None:
+            rng = np.random.default_rng()
+        else:
+            agent_ss, env_ss = np.random.SeedSequence(seed).spawn(2)
+            rng, env_seed = np.random.default_rng(agent_ss), int(env_ss.generate_state(1)[0])
+        self.reset(1, int(space.n), rng)
+        env.reset(seed=env_seed)
+        reward = np.zeros(1)
+        for _ in range(int(budget)):
+            action = self.act()
+            _, reward[0], terminated, truncated, _ = env.step(int(action[0]))
+            self.update(action, reward)
+            if terminated or truncated:
+                env.reset()
+        return self
+
+    def predict(self, obs: Any = None, *, deterministic: bool = True) -> int:
+        """The arm for run 0: greedy (lowest index on ties), or sampled as ``act`` would."""
+        self._require_reset()
+        if deterministic:
+            return int(np.argmax(self.estimates_[0]))
+        return int(self.act()[0])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments, by name (for reports and run logs)."""
+        sig = inspect.signature(type(self).__init__)
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {
+            n: getattr(self, n)
+            for n, p in sig.parameters.items()
+            if n != "self" and p.kind in kinds
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+class BatchedBandit(Protocol):
+    """What :func:`simulate` plays: ``n_runs`` problems with ``k`` arms stepped together
+    (:class:`envs.bandit.BanditBatch`, or e.g. a stock-picking batch).
+
+    An optional ``regret(actions)`` method (best mean minus chosen mean), when present, is
+    used instead of ``optimal_actions`` so that every arm tied for the best counts as optimal.
+    """
+
+    n_runs: int
+    k: int
+
+    def step(self, actions: np.ndarray) -> np.ndarray:
+        """Pull ``actions`` (n_runs,) and return rewards (n_runs,)."""
+        ...
+
+    def optimal_actions(self) -> np.ndarray:
+        """An arm with the largest mean for the coming step, (n_runs,)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BanditTrace:
+    """What :func:`simulate` measured (arrays are read-only).
+
+    Attributes:
+        mean_reward: reward at each step averaged over runs, (steps,).
+        pct_optimal: percent of runs that pulled an arm with the largest mean at that step,
+            (steps,).
+        run_mean_reward: each run's average reward over all steps, (n_runs,).
+        actions: arms pulled, (steps, n_runs) int16 (int32 if k > 32767), or None.
+    """
+
+    mean_reward: np.ndarray
+    pct_optimal: np.ndarray
+    run_mean_reward: np.ndarray
+    actions: np.ndarray | None = None
+
+
+def simulate(
+    agent: BanditAgent,
+    bandit: BatchedBandit,
+    steps: int,
+    *,
+    rng: np.random.Generator,
+    record_actions: bool = False,
+) -> BanditTrace:
+    """Reset ``agent`` with ``rng`` and let it play ``bandit`` for ``steps`` steps.
+
+    ``bandit`` is advanced in place (its noise and random walk come from its own generator).
+    Optimality is judged before each step, i.e. before a non-stationary walk moves the means.
+
+    Args:
+        agent: any bandit agent; ``agent.reset(bandit.n_runs, bandit.k, rng)`` is called.
+        bandit: the problems to play.
+        steps: number of steps (>= 1).
+        rng: the agent's generator.
+        record_actions: also return every action.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+        raise ValueError(f"steps={steps!r} is invalid; expected an int >= 1")
+    n = bandit.n_runs
+    agent.reset(n, bandit.k, rng)
+    mean_reward = np.empty(steps)
+    n_optimal = np.empty(steps, dtype=np.int64)
+    total = np.zeros(n)
+    actions = None
+    if record_actions:
+        actions = np.empty((steps, n), dtype=np.int16 if bandit.k <= 2**15 else np.int32)
+    regret = getattr(bandit, "regret", None)
+    fast = hasattr(bandit, "flat_index")  # BanditBatch: validate each step's actions once
+    for t in range(steps):
+        a = agent.act()
+        if fast:
+            index = bandit.flat_index(a)
+            n_optimal[t] = np.count_nonzero(bandit._regret_at(index) == 0.0)
+            r = bandit._pull(index)
+            agent._learn(index, r)
+        else:
+            if regret is not None:
+                n_optimal[t] = np.count_nonzero(regret(a) == 0.0)
+            else:
+                n_optimal[t] = np.count_nonzero(a == bandit.optimal_actions())
+            r = bandit.step(a)
+            agent.update(a, r)
+        total += r
+        mean_reward[t] = r.sum()
+        if actions is not None:
+            actions[t] = a
+    arrays = (mean_reward / n, n_optimal * (100.0 / n), total / steps, actions)
+    for arr in arrays:
+        if arr is not None:
+            arr.flags.writeable = False
+    return BanditTrace(*arrays)

@@ -1,0 +1,29 @@
+"""Environments of qmml-lab; importing this package registers the ``qmml/*`` Gymnasium ids."""
+
+import gymnasium as gym
+
+from envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
+from envs.gridworld import GridWorldEnv, register_gridworld_envs
+from envs.stock_bandit import StockBanditBatch, StockPickingEnv
+
+__all__ = [
+    "BanditBatch",
+    "BernoulliBanditEnv",
+    "GaussianBanditEnv",
+    "GridWorldEnv",
+    "StockBanditBatch",
+    "StockPickingEnv",
+    "qmml_env_ids",
+    "register_bandit_envs",
+    "register_gridworld_envs",
+]
+
+register_bandit_envs()
+register_gridworld_envs()
+if "qmml/StockPicking-v0" not in gym.registry:
+    gym.register(id="qmml/StockPicking-v0", entry_point="envs.stock_bandit:StockPickingEnv")
+
+
+def qmml_env_ids() -> list[str]:
+    """Every Gymnasium id this package registers (``qmml/...``), sorted."""
+    return sorted(i for i in gym.registry if i.startswith("qmml/"))
