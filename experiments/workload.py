@@ -290,8 +290,9 @@ def register(workload: Workload) -> Workload:
 
 def workloads() -> dict[str, Workload]:
     """All registered workloads by name (importing the built-in ones first)."""
-    import experiments.workloads  # noqa: F401  (registers the built-ins)
+    from experiments.workloads import load_all
 
+    load_all()
     return dict(_REGISTRY)
 
 
@@ -301,7 +302,8 @@ def get_workload(kind: str) -> Workload:
     Raises:
         SpecError: unknown kind, with the registered ones listed.
     """
-    known = workloads()
-    if kind not in known:
-        raise SpecError(_unknown("kind", kind, known, "kind"))
-    return known[kind]
+    from experiments.workloads import BUILTIN, load
+
+    if kind not in _REGISTRY and not load(kind):
+        raise SpecError(_unknown("kind", kind, {*BUILTIN, *_REGISTRY}, "kind"))
+    return _REGISTRY[kind]

@@ -1,5 +1,34 @@
-"""Built-in workloads: importing this package registers them (see ``qmml list``)."""
+"""Built-in workloads (the ``kind`` of a spec), imported only when a spec asks for one.
 
-from experiments.workloads import bandit_stocks, bandit_testbed
+Importing every workload would load torch, SB3 and scikit-learn just to run a bandit, so the
+registry maps each kind to its module and :func:`experiments.workload.get_workload` imports
+it on first use. A new workload adds one line here (see ``experiments/README.md``).
+"""
 
-__all__ = ["bandit_stocks", "bandit_testbed"]
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["BUILTIN", "load", "load_all"]
+
+BUILTIN: dict[str, str] = {
+    "bandit-testbed": "experiments.workloads.bandit_testbed",
+    "bandit-stocks": "experiments.workloads.bandit_stocks",
+    "gridworld-dp": "experiments.workloads.gridworld_dp",
+    "gridworld-control": "experiments.workloads.gridworld_control",
+}
+
+
+def load(kind: str) -> bool:
+    """Import the module of built-in workload ``kind`` (which registers it); False if unknown."""
+    module = BUILTIN.get(kind)
+    if module is None:
+        return False
+    importlib.import_module(module)
+    return True
+
+
+def load_all() -> None:
+    """Import every built-in workload (for ``qmml list``)."""
+    for kind in BUILTIN:
+        load(kind)
