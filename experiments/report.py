@@ -9,6 +9,7 @@ import hashlib
 import html
 import io
 import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,11 @@ def _pairwise_figure(pw: pd.DataFrame, names: list[str], metric: str) -> Any:
     return fig
 
 
+def _setting_label(setting: str) -> str:
+    env = json.loads(setting)
+    return ", ".join(f"{k}={v}" for k, v in env.items()) or "default settings"
+
+
 def _slug(text: str) -> str:
     keep = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
     return "-".join(p for p in keep.split("-") if p)[:60] or "figure"
@@ -152,13 +158,27 @@ def _render(
     summary = summary_table(ctx.scalars, names)
     pw = pd.DataFrame()
     if primary and (ctx.scalars["metric"] == primary).any():
-        pw = pairwise_table(ctx.scalars, primary, names, higher_is_better=higher)
-        involved = set(pw["a"]) | set(pw["b"])
-        fig = _pairwise_figure(pw, [n for n in names if n in involved], primary)
-        if fig is not None:
-            figs.append(
-                (f"{len(figs) + 1:02d}-pairwise.png", f"pairwise on {primary}", _fig_png(fig))
-            )
+        # Only agents that faced the same environment settings are comparable (e.g. not a
+        # model on digits against one on spiral data).
+        setting_of = {
+            n: json.dumps(a.env, sort_keys=True, default=str) for n, a in ctx.agents.items()
+        }
+        parts = []
+        for setting in dict.fromkeys(setting_of.values()):
+            members = [n for n in names if setting_of.get(n) == setting]
+            part = pairwise_table(ctx.scalars, primary, members, higher_is_better=higher)
+            if part.empty:
+                continue
+            parts.append(part)
+            involved = set(part["a"]) | set(part["b"])
+            fig = _pairwise_figure(part, [n for n in members if n in involved], primary)
+            if fig is not None:
+                label = f"pairwise on {primary}" + (
+                    f" ({_setting_label(setting)})" if len(set(setting_of.values())) > 1 else ""
+                )
+                figs.append((f"{len(figs) + 1:02d}-{_slug(label)}.png", label, _fig_png(fig)))
+        if parts:
+            pw = pd.concat(parts, ignore_index=True)
     out.mkdir(parents=True, exist_ok=True)
     fdir = out / "figures"
     fdir.mkdir(exist_ok=True)

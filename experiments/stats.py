@@ -7,6 +7,7 @@ Precipice" (interquartile mean, probability of improvement, stratified bootstrap
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,15 @@ def bootstrap_curve(
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"y must be 2-D (seeds, steps), got shape {y.shape}")
+    with warnings.catch_warnings():
+        # seeds of unequal length leave NaN columns: their mean is NaN, which is the answer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _bootstrap_curve(y, confidence, n_boot, seed)
+
+
+def _bootstrap_curve(
+    y: np.ndarray, confidence: float, n_boot: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = np.nanmean(y, axis=0)
     if y.shape[0] < 2:
         return mean, mean.copy(), mean.copy()
