@@ -4,6 +4,7 @@ import gymnasium as gym
 
 from envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
 from envs.gridworld import GridWorldEnv, register_gridworld_envs
+from envs.market.registration import register_market_envs
 from envs.stock_bandit import StockBanditBatch, StockPickingEnv
 
 __all__ = [
@@ -16,10 +17,12 @@ __all__ = [
     "qmml_env_ids",
     "register_bandit_envs",
     "register_gridworld_envs",
+    "register_market_envs",
 ]
 
 register_bandit_envs()
 register_gridworld_envs()
+register_market_envs()
 if "qmml/StockPicking-v0" not in gym.registry:
     gym.register(id="qmml/StockPicking-v0", entry_point="envs.stock_bandit:StockPickingEnv")
 

@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=None, help="folder for the comparison (default: runs/compare/<hash>)"
     )
     sp.set_defaults(func=_cmd_compare)
+    from experiments.backtest_cli import add_parser as _add_backtest
+
+    _add_backtest(sub)
     return p
 
 

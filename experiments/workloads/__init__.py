@@ -16,6 +16,7 @@ BUILTIN: dict[str, str] = {
     "bandit-stocks": "experiments.workloads.bandit_stocks",
     "gridworld-dp": "experiments.workloads.gridworld_dp",
     "gridworld-control": "experiments.workloads.gridworld_control",
+    "trading-baselines": "experiments.workloads.trading_baselines",
 }
 
 

@@ -1,0 +1,127 @@
+"""Env step throughput: qmml's StockTradingEnv and MarketVecEnv against gym-anytrading.
+
+Same data for both (gym-anytrading's bundled GOOGL daily OHLCV, 2,335 bars), window 30,
+random discrete actions drawn in advance, episodes reset when they end.
+
+* peer: ``gym.make("stocks-v0", df=GOOGL, window_size=30, frame_bound=(30, 2335))``;
+* ours, single: ``gym.make("qmml/StockTrading-v0", market=<the same bars>, window=30, ...)``
+  (next-open fills, 5 bps commission, 7 features per day, fresh observation arrays);
+* ours, vectorised: ``MarketVecEnv(n, ...)`` through SB3's ``step`` (infos, auto-reset) and
+  the raw ``step_arrays``.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/env_throughput.py --steps 50000 --repeats 5
+
+gym-anytrading is a benchmark-only dependency (``pip install gym-anytrading``).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one-core timing; must precede the numpy import
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
+import envs  # noqa: E402, F401  (registers qmml/*)
+from envs.market import Market, MarketVecEnv  # noqa: E402
+
+
+def googl() -> tuple[pd.DataFrame, Market]:
+    from gym_anytrading.datasets import STOCKS_GOOGL
+
+    df = STOCKS_GOOGL
+    dates = pd.DatetimeIndex(pd.to_datetime(df.index), name="Date")
+    cols = {
+        f: df[f.capitalize()].to_numpy(float)[:, None]
+        for f in ("open", "high", "low", "close", "volume")
+    }
+    return df, Market(dates, ("GOOGL",), name="GOOGL", **cols)
+
+
+def loop(env: gym.Env, actions: np.ndarray) -> float:
+    env.reset(seed=0)
+    t = time.perf_counter()
+    for a in actions:
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    return len(actions) / (time.perf_counter() - t)
+
+
+def vec_loop(vec: MarketVecEnv, actions: np.ndarray, raw: bool) -> float:
+    vec.reset()
+    t = time.perf_counter()
+    for a in actions:
+        if raw:
+            vec.step_arrays(a)
+        else:
+            vec.step(a)
+    return actions.size / (time.perf_counter() - t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=50_000, help="steps per single-env repeat")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--n-envs", type=int, nargs="+", default=[256, 1024, 4096])
+    p.add_argument("--vec-steps", type=int, default=200, help="vector steps per repeat")
+    args = p.parse_args()
+    import gym_anytrading  # noqa: F401  (registers stocks-v0)
+
+    df, market = googl()
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the peer's aliasing warning from the env checker
+        peer = gym.make("stocks-v0", df=df, window_size=30, frame_bound=(30, len(df)))
+        ours = gym.make(
+            "qmml/StockTrading-v0",
+            market=market,
+            window=30,
+            split=None,
+            episode_length=None,
+            random_start=False,
+            execution={"allow_short": True, "commission_bps": 5.0},
+        )
+        peer_acts = rng.integers(0, 2, args.steps).tolist()
+        our_acts = rng.integers(0, 3, args.steps).tolist()
+        loop(peer, peer_acts[:2000])  # warm-up (and the checker's first-call checks)
+        loop(ours, our_acts[:2000])
+        peer_r, our_r = [], []
+        for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+            peer_r.append(loop(peer, peer_acts))
+            our_r.append(loop(ours, our_acts))
+    peer_s, our_s = statistics.median(peer_r), statistics.median(our_r)
+    print(f"{market.n_days} daily bars (GOOGL), window 30, median of {args.repeats} repeats")
+    print(f"{'gym-anytrading stocks-v0 (gym.make)':<46} {peer_s:>12,.0f} steps/s   1.00x")
+    print(f"{'qmml StockTrading-v0 (gym.make)':<46} {our_s:>12,.0f} steps/s {our_s / peer_s:6.2f}x")
+    for n in args.n_envs:
+        vec = MarketVecEnv(
+            n,
+            market,
+            window=30,
+            episode_length=252,
+            random_start=True,
+            seed=0,
+            execution={"allow_short": True, "commission_bps": 5.0},
+        )
+        acts = rng.integers(0, 3, (args.vec_steps, n))
+        for raw in (False, True):
+            vec_loop(vec, acts[:20], raw)
+            r = statistics.median(vec_loop(vec, acts, raw) for _ in range(args.repeats))
+            label = f"qmml MarketVecEnv n={n} ({'step_arrays' if raw else 'SB3 step'})"
+            print(f"{label:<46} {r:>12,.0f} steps/s {r / peer_s:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

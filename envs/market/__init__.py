@@ -1,0 +1,49 @@
+"""Market data, a stock-trading Gymnasium environment, its vectorised form and a fast
+backtester that share one accounting kernel.
+
+``MarketVecEnv`` (which imports stable-baselines3) is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envs.market.backtest import BacktestResult, backtest, backtest_batch, backtest_grid
+from envs.market.data import BUNDLED, Market, load_bundled, load_csv, load_market
+from envs.market.env import StockTradingEnv
+from envs.market.execution import ExecutionModel
+from envs.market.features import DEFAULT_FEATURES, FEATURES, FeatureTable, ObservationLayout
+from envs.market.registration import MARKET_ENV_IDS, register_market_envs
+from envs.market.splits import WalkForwardWindow, split_dates, walk_forward
+
+__all__ = [
+    "BUNDLED",
+    "DEFAULT_FEATURES",
+    "FEATURES",
+    "MARKET_ENV_IDS",
+    "BacktestResult",
+    "ExecutionModel",
+    "FeatureTable",
+    "Market",
+    "MarketVecEnv",
+    "ObservationLayout",
+    "StockTradingEnv",
+    "WalkForwardWindow",
+    "backtest",
+    "backtest_batch",
+    "backtest_grid",
+    "load_bundled",
+    "load_csv",
+    "load_market",
+    "register_market_envs",
+    "split_dates",
+    "walk_forward",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MarketVecEnv":
+        from envs.market.vec_env import MarketVecEnv
+
+        return MarketVecEnv
+    raise AttributeError(f"module 'envs.market' has no attribute {name!r}")

@@ -1,0 +1,248 @@
+"""``MarketVecEnv``: N market environments stepped together as array operations (an SB3
+``VecEnv``), for fast training. Environment i behaves exactly like a
+:class:`~envs.market.env.StockTradingEnv` with the same arguments reset with seed
+``seed + i`` (a test checks this step by step); it auto-resets like every SB3 VecEnv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+
+from envs.datasets import DataError
+from envs.market.data import Market, load_market
+from envs.market.env import StockTradingEnv
+from envs.market.execution import NP, fill_orders, limit_weights, mark_to_market
+from envs.market.features import OBS_BOUND
+from envs.market.rewards import reward_step
+
+__all__ = ["MarketVecEnv"]
+
+
+class MarketVecEnv(VecEnv):
+    """``n_envs`` copies of a market environment in lock-step, stepped with numpy.
+
+    Args:
+        n_envs: number of environments.
+        market: one market (or source name) shared by all, or a list of markets with the same
+            number of days and assets; environment i trades ``markets[i % len(markets)]``.
+        seed: base seed of the episode starts (environment i uses ``seed + i``).
+        **env_kwargs: the arguments of :class:`StockTradingEnv` (window, action_mode,
+            execution, reward, episode_length, random_start, start/end or split, ...).
+
+    ``step_arrays(actions)`` is the raw form without info dicts; it returns observations,
+    rewards, terminated, truncated and equity as arrays (before auto-reset).
+    """
+
+    max_table_bytes = 256 * 2**20  # above this, observation windows are gathered per step
+
+    def __init__(
+        self,
+        n_envs: int,
+        market: Market | str | Sequence[Market] = "sp500-ohlcv",
+        *,
+        seed: int | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        if n_envs < 1:
+            raise ValueError(f"n_envs={n_envs}: must be >= 1")
+        if isinstance(market, str):
+            market = load_market(market, tickers=env_kwargs.pop("tickers", None))
+        markets = [market] if isinstance(market, Market) else list(market)
+        if not markets:
+            raise DataError("an empty list of markets; give at least one")
+        shapes = {(m.n_days, m.n_assets, m.has_open) for m in markets}
+        if len(shapes) > 1:
+            raise DataError(
+                f"markets differ in (days, assets, has_open): {sorted(shapes)}; "
+                "give markets of the same shape"
+            )
+        envs = [StockTradingEnv(m, **env_kwargs) for m in markets]
+        self.template = tpl = envs[0]
+        super().__init__(n_envs, tpl.observation_space, tpl.action_space)
+        self.layout, self.execution, self.reward_cfg = tpl.layout, tpl.execution, tpl.reward_cfg
+        self.first_decision = max(e.first_decision for e in envs)
+        self.last_bar = tpl.last_bar
+        # stacked data (M, T, ...): one copy however many environments
+        self._bars = np.stack([e.table.bars for e in envs])
+        self._logc = np.stack([e.table.log_close for e in envs])
+        self._fill = np.stack([e.fill_price for e in envs])
+        self._close = np.stack([e.market.close for e in envs])
+        self._m = np.arange(n_envs) % len(markets)
+        # every observation window of the period, precomputed once (rows t - lo): a step then
+        # copies one row per env instead of gathering W x N x F values; too big -> gather
+        lo, hi = self.first_decision, self.last_bar
+        size = len(markets) * (hi - lo + 1) * tpl.layout.window_size * 4
+        self._win_lo = lo
+        self._win_table = (
+            None
+            if size > self.max_table_bytes
+            else np.stack(
+                [e.table.windows_range(lo, hi, tpl.window).reshape(hi - lo + 1, -1) for e in envs]
+            )
+        )
+        self._rel = (
+            tpl.table.features.index("rel_close") if "rel_close" in tpl.table.features else None
+        )
+        self._offsets = np.arange(1 - tpl.window, 1)
+        n, a = n_envs, tpl.market.n_assets
+        self._t = np.zeros(n, np.intp)
+        self._t0 = np.zeros(n, np.intp)
+        self._t_end = np.zeros(n, np.intp)
+        self._cash, self._units = np.zeros(n), np.zeros((n, a))
+        self._prev_w, self._equity, self._peak = np.zeros((n, a)), np.zeros(n), np.zeros(n)
+        self._rstate: tuple[Any, Any, Any] = (np.zeros(n), np.zeros(n), np.zeros(n))
+        self._rngs = [np.random.default_rng(None if seed is None else seed + i) for i in range(n)]
+        self._actions: np.ndarray | None = None
+
+    # -- episodes -----------------------------------------------------------------------------
+    def _reset_envs(self, idx: np.ndarray) -> None:
+        tpl = self.template
+        for i in idx:
+            opt = self._options[i] if self._options else {}
+            length = tpl.draw_length(self._rngs[i])  # same draws, same order as the single env
+            t0, n_steps = self.first_decision, length
+            if "start" in opt:
+                s = opt["start"]
+                t0 = s if isinstance(s, (int, np.integer)) else tpl.market.index_of(s, "left")
+                if not self.first_decision <= t0 <= self.last_bar - 1:
+                    raise ValueError(f"start {s!r} is outside the decisions of this period")
+                n_steps = min(length, self.last_bar - t0)
+            elif tpl.random_start:
+                t0 = int(self._rngs[i].integers(self.first_decision, self.last_bar - length + 1))
+            self._t0[i], self._t[i], self._t_end[i] = t0, t0, t0 + n_steps
+        cash0 = float(self.execution.initial_cash)
+        self._cash[idx], self._units[idx], self._prev_w[idx] = cash0, 0.0, 0.0
+        self._equity[idx], self._peak[idx] = cash0, cash0
+        init = self.reward_cfg.initial_state()
+        for arr, v in zip(self._rstate, init, strict=True):
+            arr[idx] = v
+
+    def reset(self) -> np.ndarray:
+        for i, s in enumerate(self._seeds):
+            if s is not None:
+                self._rngs[i] = np.random.default_rng(s)
+        self._reset_seeds()
+        self._reset_envs(np.arange(self.num_envs))
+        self._reset_options()
+        return self._observe(np.arange(self.num_envs))
+
+    def _observe(self, idx: np.ndarray) -> np.ndarray:
+        lay = self.layout
+        t, m = self._t[idx], self._m[idx]
+        obs = np.empty((len(idx), lay.size), np.float32)
+        if self._win_table is not None:
+            obs[:, : lay.window_size] = self._win_table[m, t - self._win_lo]
+        else:
+            rows = t[:, None] + self._offsets  # (n, W): day t is the last row
+            win = obs[:, : lay.window_size].reshape(
+                len(idx), lay.window, lay.n_assets, lay.n_features
+            )
+            win[...] = self._bars[m[:, None], rows]
+            if self._rel is not None:
+                logc = self._logc[m[:, None], rows]
+                win[..., self._rel] = np.clip(logc - logc[:, -1:, :], -OBS_BOUND, OBS_BOUND)
+        close = self._close[m, t]
+        e = self._equity[idx][:, None]
+        obs[:, lay.window_size : -1] = np.clip(self._units[idx] * close / e, -OBS_BOUND, OBS_BOUND)
+        obs[:, -1] = np.clip(self._cash[idx] / e[:, 0], -OBS_BOUND, OBS_BOUND)
+        return obs
+
+    # -- stepping -----------------------------------------------------------------------------
+    def targets(self, actions: np.ndarray) -> np.ndarray:
+        """Target weights (n, N) of a batch of actions (same mapping as the single env)."""
+        tpl, ex = self.template, self.execution
+        if tpl.action_mode == "discrete":
+            return tpl._level_w[np.asarray(actions, dtype=np.intp).reshape(self.num_envs, -1)]
+        a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, -1)
+        if tpl.action_mode == "continuous":
+            a = np.clip(a, -1.0, 1.0)
+            a = a * ex.max_leverage if ex.allow_short else (a + 1.0) * 0.5 * ex.max_leverage
+        return limit_weights(a, ex, NP)
+
+    def step_arrays(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step every environment (no auto-reset, no infos).
+
+        Returns:
+            observations (n, D) float32, rewards (n,) float64, terminated (n,), truncated
+            (n,), equity (n,).
+        """
+        ex, tpl = self.execution, self.template
+        w = self.targets(actions)
+        t, m = self._t, self._m
+        force: Any = False
+        if tpl.rebalance_every is not None:
+            force = ((t - self._t0) % tpl.rebalance_every == 0)[:, None]
+        price = self._fill[m, t + tpl.fill_lag]
+        cash, units, _, _, _ = fill_orders(
+            self._cash, self._units, self._prev_w, w, price, force, ex, NP
+        )
+        cash, equity = mark_to_market(cash, units, self._close[m, t + 1], ex, NP)
+        peak = np.maximum(self._peak, equity)
+        reward, self._rstate = reward_step(
+            self.reward_cfg, self._equity, equity, peak, self._rstate, NP
+        )
+        self._cash, self._units, self._prev_w = cash, units, w
+        self._equity, self._peak = equity, peak
+        self._t = t + 1
+        terminated = equity <= 0.0
+        truncated = (self._t >= self._t_end) & ~terminated
+        return self._observe(np.arange(self.num_envs)), reward, terminated, truncated, equity.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, reward, terminated, truncated, equity = self.step_arrays(self._actions)
+        done = terminated | truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if done.any():
+            idx = np.flatnonzero(done)
+            for i in idx:
+                infos[i] = {
+                    "terminal_observation": obs[i].copy(),
+                    "equity": float(equity[i]),
+                    "TimeLimit.truncated": bool(truncated[i]),
+                }
+            self._reset_envs(idx)
+            obs[idx] = self._observe(idx)
+        return obs, reward.astype(np.float32), done, infos
+
+    # -- VecEnv plumbing ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self.template, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        raise AttributeError(
+            f"MarketVecEnv shares one configuration; cannot set {attr_name!r} "
+            "per environment (build a new MarketVecEnv instead)"
+        )
+
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
+        fn = getattr(self.template, method_name)
+        return [fn(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    @property
+    def equity(self) -> np.ndarray:
+        """Current equity of every environment (n,)."""
+        return self._equity.copy()

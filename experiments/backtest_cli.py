@@ -1,0 +1,252 @@
+"""``qmml backtest STRATEGY``: backtest a rule-based strategy (or a grid of its parameters)
+and build a report. A thin front end to the ``trading-baselines`` workload: the run is
+stored like any experiment (so ``qmml report`` rebuilds it) and reported through the same
+report module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import inspect
+import itertools
+from typing import Any
+
+import yaml
+
+from experiments.spec import SpecError, spec_from_dict
+
+__all__ = ["add_parser", "build_spec"]
+
+_EPILOG = """examples:
+  qmml backtest sma-crossover --tickers AAPL --start 2015-01-01 --end 2022-12-28
+  qmml backtest sma-crossover --data sp500-ohlcv --param fast=20 --param slow=100
+  qmml backtest sma-crossover --data sp500-ohlcv --grid fast=5,10,20 --grid slow=50,100,200
+  qmml backtest xs-momentum --tickers AAPL MSFT JPM XOM PG --param top=0.4 --cost-bps 10
+  qmml backtest buy-and-hold --data my_prices.csv --fill next_close --units whole
+
+--data: a bundled set (stocks20, sp500, sp500-ohlcv, nasdaq-ohlcv), 'yahoo' (downloads
+once into a cache) or a CSV path. Orders fill at the next bar's open (next close without
+opens) unless --fill says otherwise; costs are on by default (5 bps per side)."""
+
+
+def _value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for raw in items:
+        if "=" not in raw or not raw.split("=", 1)[0]:
+            raise SpecError(f"{flag} {raw!r}: expected KEY=VALUE, e.g. {flag} fast=20")
+        k, v = raw.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def build_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The experiment spec (as a dict) that ``qmml backtest`` runs.
+
+    Raises:
+        SpecError: an unknown strategy, a malformed ``--param``/``--grid``, a parameter
+            both fixed and swept.
+    """
+    from agents.strategies import STRATEGIES
+
+    if args.strategy not in STRATEGIES:
+        hint = difflib.get_close_matches(args.strategy, list(STRATEGIES), n=1)
+        did = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise SpecError(
+            f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}{did}"
+        )
+    params = {k: _value(v) for k, v in _pairs(args.param, "--param").items()}
+    if args.allow_short:
+        if "allow_short" not in inspect.signature(STRATEGIES[args.strategy]).parameters:
+            raise SpecError(
+                f"--allow-short: strategy {args.strategy!r} cannot go short; "
+                "drop the flag or pick sma-crossover, ts-momentum, xs-momentum "
+                "or random"
+            )
+        params.setdefault("allow_short", True)
+    grid = {
+        k: [_value(x) for x in v.split(",") if x.strip()]
+        for k, v in _pairs(args.grid, "--grid").items()
+    }
+    for k, vals in grid.items():
+        if not vals:
+            raise SpecError(f"--grid {k}=: give comma-separated values, e.g. {k}=5,10,20")
+        if k in params:
+            raise SpecError(f"parameter {k!r} is both fixed (--param) and swept (--grid); keep one")
+    env: dict[str, Any] = {
+        "data": args.data,
+        "cost_bps": args.cost_bps,
+        "slippage_bps": args.slippage_bps,
+        "fill": args.fill,
+        "units": args.units,
+        "allow_short": args.allow_short,
+        "start": args.start,
+        "end": args.end,
+    }
+    if args.tickers:
+        env["tickers"] = args.tickers
+    name = args.strategy
+    plots: list[dict[str, Any]] = []
+    if not grid:
+        agents = [{"name": name, "type": args.strategy, "params": params}]
+        plots = [
+            {"plot": "equity", "title": f"{name}: equity after costs"},
+            {"plot": "drawdown", "title": "drawdown from the running peak"},
+            {"plot": "trades", "title": f"{name}: trades on the price chart"},
+            {"plot": "monthly_returns", "title": f"{name}: monthly returns (%)"},
+        ]
+    else:
+        keys = list(grid)
+        agents = []
+        for combo in itertools.product(*grid.values()):
+            p = dict(zip(keys, combo, strict=True))
+            label = ",".join(f"{k}={v}" for k, v in p.items())
+            agents.append(
+                {
+                    "name": f"{name}[{label}]",
+                    "type": args.strategy,
+                    "params": {**params, **p},
+                    "group": name,
+                }
+            )
+        metric = "sharpe_ratio"
+        if len(keys) >= 2:
+            plots.append(
+                {
+                    "plot": "param_heatmap",
+                    "metric": metric,
+                    "options": {"x": keys[0], "y": keys[1]},
+                    "title": f"{name}: {metric} over {keys[0]} x {keys[1]}",
+                }
+            )
+            plots.append(
+                {
+                    "plot": "param_heatmap",
+                    "metric": "max_drawdown_pct",
+                    "options": {"x": keys[0], "y": keys[1]},
+                    "title": f"{name}: max drawdown (%) over the grid",
+                }
+            )
+        plots.append({"plot": "bar", "metric": metric, "title": f"{metric} per combination"})
+        plots.append({"plot": "equity", "title": "equity after costs, every combination"})
+    return {
+        "name": f"backtest-{name}",
+        "kind": "trading-baselines",
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "description": f"qmml backtest {name}",
+        "env": env,
+        "agents": agents,
+        "report": {"primary": "sharpe_ratio", "plots": plots},
+    }
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from experiments.report import build_report
+    from experiments.runner import run_experiment
+
+    spec = spec_from_dict(build_spec(args), source="qmml backtest")
+    outcome = run_experiment(spec, out=args.out, executor="serial", progress=False, fresh=True)
+    if outcome.failed:
+        raise SpecError(f"the backtest failed; see {outcome.run_dir.path / 'run.log'}")
+    _, scalars = outcome.run_dir.load_tables()
+    table = scalars.groupby(["agent", "metric"], sort=False)["value"].mean().unstack()
+    cols = [
+        "total_return_pct",
+        "cagr_pct",
+        "sharpe_ratio",
+        "sortino_ratio",
+        "max_drawdown_pct",
+        "n_trades",
+        "exposure_pct",
+        "costs_pct",
+    ]
+    table = table[cols].sort_values("sharpe_ratio", ascending=False)
+    print(table.head(15).to_string(float_format=lambda v: f"{v:.3f}"))
+    if len(table) > 15:
+        print(f"... {len(table) - 15} more combinations in the report")
+    print(f"\nreport: {build_report(outcome.run_dir.path)}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``backtest`` command to ``qmml``'s subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    sp = subparsers.add_parser(
+        "backtest",
+        help="backtest a rule-based trading strategy (or a parameter grid)",
+        formatter_class=fmt,
+        epilog=_EPILOG,
+        description="Backtest a rule-based strategy on daily bars with costs, store the run "
+        "and build a report: equity and drawdown curves, the metrics table, "
+        "trades on the price chart and monthly returns (a heatmap over the "
+        "grid with --grid).",
+    )
+    sp.add_argument(
+        "strategy",
+        help="buy-and-hold, equal-weight, sma-crossover, ts-momentum, "
+        "xs-momentum, rsi-reversion, bollinger-reversion, random",
+    )
+    sp.add_argument(
+        "--data", default="stocks20", help="bundled name, 'yahoo' or a CSV path (default: stocks20)"
+    )
+    sp.add_argument("--tickers", nargs="+", default=None, help="tickers to trade (default: all)")
+    sp.add_argument(
+        "--start",
+        default=None,
+        help="first decision day, YYYY-MM-DD (default: as early as the strategy's "
+        "look-back allows; earlier data is used only as history)",
+    )
+    sp.add_argument("--end", default=None, help="last day, YYYY-MM-DD (default: the last)")
+    sp.add_argument(
+        "--cost-bps",
+        type=float,
+        default=5.0,
+        help="commission per side in basis points (default 5)",
+    )
+    sp.add_argument(
+        "--slippage-bps", type=float, default=0.0, help="slippage in basis points (default 0)"
+    )
+    sp.add_argument(
+        "--fill",
+        choices=["next_open", "next_close", "close"],
+        default="next_open",
+        help="when orders fill (default: next bar's open)",
+    )
+    sp.add_argument(
+        "--units",
+        choices=["fractional", "whole"],
+        default="fractional",
+        help="fractional or whole units (default fractional)",
+    )
+    sp.add_argument(
+        "--allow-short",
+        action="store_true",
+        help="let the strategy go short (and the broker accept short positions)",
+    )
+    sp.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a strategy parameter; repeatable (e.g. --param fast=20)",
+    )
+    sp.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="sweep a parameter over values; repeat for a 2-D grid and heatmap",
+    )
+    sp.add_argument("--seeds", type=int, default=1, help="seeds (only 'random' uses them)")
+    sp.add_argument("--seed", type=int, default=0, help="base seed")
+    sp.add_argument("--out", default="runs", help="results root folder (default: runs)")
+    sp.set_defaults(func=_cmd_backtest)
+    return sp

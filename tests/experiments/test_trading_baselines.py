@@ -1,0 +1,168 @@
+"""The trading-baselines experiment and the `qmml backtest` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.cli import main, resolve_spec
+from experiments.report import build_report
+from experiments.runner import run_experiment
+from experiments.spec import SpecError, apply_overrides, apply_quick
+from experiments.workloads.trading_baselines import monthly_returns
+
+
+@pytest.mark.slow
+def test_quick_run_and_report(tmp_path: Path) -> None:
+    spec = apply_quick(resolve_spec("trading-baselines"))
+    outcome = run_experiment(spec, out=tmp_path, executor="serial", progress=False)
+    assert not outcome.failed and outcome.ran == len(spec.agents) * spec.seeds
+    curves, scalars = outcome.run_dir.load_tables()
+    assert {"equity", "drawdown_pct", "price", "buy"} <= set(curves["metric"])
+    for metric in (
+        "sharpe_ratio",
+        "sortino_ratio",
+        "cagr_pct",
+        "max_drawdown_pct",
+        "max_drawdown_duration_bars",
+        "turnover_annual",
+        "win_rate_pct",
+        "profit_factor",
+        "exposure_pct",
+        "n_trades",
+        "calmar_ratio",
+    ):
+        assert metric in set(scalars["metric"])
+    eq = curves[(curves["metric"] == "equity")]
+    assert eq["step"].min() >= 20220103 and eq["step"].max() <= 20221228  # the test period
+    costs = scalars[scalars["metric"] == "costs_pct"]["value"]
+    assert (costs > 0).all()  # costs are on for every strategy that trades
+    random = scalars[(scalars["agent"] == "random 5%") & (scalars["metric"] == "final_equity")]
+    assert random["value"].nunique() == 2  # the seed matters for the random strategy only
+    report = build_report(outcome.run_dir.path)
+    html = report.read_text()
+    assert "Sharpe ratio of buy-and-hold" in html
+    figures = sorted(p.name for p in (outcome.run_dir.path / "figures").iterdir())
+    assert any("trades" in f for f in figures) and any("monthly" in f for f in figures)
+    assert any("drawdown" in f for f in figures) and any("equity" in f for f in figures)
+
+
+def test_spec_errors(tmp_path: Path) -> None:
+    spec = apply_quick(resolve_spec("trading-baselines"))
+    with pytest.raises(SpecError, match="unknown ticker 'APPL'"):
+        run_experiment(
+            apply_overrides(spec, ["env.tickers=[APPL]"]),
+            out=tmp_path,
+            executor="serial",
+            progress=False,
+        )
+    with pytest.raises(SpecError, match="report_ticker 'MSFT'"):
+        run_experiment(
+            apply_overrides(spec, ["env.report_ticker=MSFT"]),
+            out=tmp_path,
+            executor="serial",
+            progress=False,
+        )
+    with pytest.raises(SpecError, match="at least 2 tickers"):
+        run_experiment(
+            apply_overrides(spec, ["env.tickers=[AAPL]", "env.report_ticker=AAPL"]),
+            out=tmp_path,
+            executor="serial",
+            progress=False,
+        )
+    with pytest.raises(SpecError, match="cost_bps"):
+        run_experiment(
+            apply_overrides(spec, ["env.cost_bps=-1"]),
+            out=tmp_path,
+            executor="serial",
+            progress=False,
+        )
+
+
+def test_monthly_returns_by_hand() -> None:
+    steps = np.array([20210129, 20210201, 20210226, 20210301, 20210331])
+    eq = np.array([100.0, 101.0, 110.0, 99.0, 121.0])
+    table = monthly_returns(steps, eq)
+    assert table.loc[2021, 1] == pytest.approx(0.0)
+    assert table.loc[2021, 2] == pytest.approx(10.0)
+    assert table.loc[2021, 3] == pytest.approx(10.0)
+    assert np.isnan(table.loc[2021, 4])
+
+
+def test_cli_backtest_single_and_grid(tmp_path: Path, capsys) -> None:
+    rc = main(
+        [
+            "backtest",
+            "sma-crossover",
+            "--data",
+            "sp500-ohlcv",
+            "--start",
+            "2015-01-01",
+            "--end",
+            "2018-12-31",
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=50",
+            "--cost-bps",
+            "10",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and "sharpe_ratio" in out and "report:" in out
+    run = next((tmp_path / "backtest-sma-crossover").iterdir())
+    figs = {p.name for p in (run / "figures").iterdir()}
+    assert any("trades" in f for f in figs) and any("monthly" in f for f in figs)
+    scalars = pd.read_csv(run / "summary.csv")
+    assert "max_drawdown_pct" in set(scalars["metric"])
+    rc = main(
+        [
+            "backtest",
+            "sma-crossover",
+            "--data",
+            "sp500-ohlcv",
+            "--start",
+            "2017-01-01",
+            "--grid",
+            "fast=5,10",
+            "--grid",
+            "slow=30,60",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and out.count("sma-crossover[fast=") == 4
+    grid_run = next(p for p in (tmp_path / "backtest-sma-crossover").iterdir() if p != run)
+    assert any(
+        "heatmap" in p.name or "over-fast-x-slow" in p.name
+        for p in (grid_run / "figures").iterdir()
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["backtest", "sma-crosover"], "did you mean 'sma-crossover'"),
+        (["backtest", "sma-crossover", "--param", "fast"], "expected KEY=VALUE"),
+        (["backtest", "sma-crossover", "--param", "fast=40", "--param", "slow=10"], "fast < slow"),
+        (["backtest", "sma-crossover", "--param", "fast=5", "--grid", "fast=5,10"], "both fixed"),
+        (["backtest", "sma-crossover", "--grid", "fast="], "comma-separated"),
+        (["backtest", "sma-crossover", "--param", "fats=5"], "did you mean 'fast'"),
+        (["backtest", "buy-and-hold", "--tickers", "APPL"], "unknown ticker 'APPL'"),
+        (["backtest", "buy-and-hold", "--data", "nowhere.csv"], "not found"),
+        (
+            ["backtest", "buy-and-hold", "--data", "sp500-ohlcv", "--start", "2030-01-01"],
+            "after the data ends",
+        ),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2(argv, message, tmp_path: Path, capsys) -> None:
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
