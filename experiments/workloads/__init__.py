@@ -16,6 +16,9 @@ BUILTIN: dict[str, str] = {
     "bandit-stocks": "experiments.workloads.bandit_stocks",
     "gridworld-dp": "experiments.workloads.gridworld_dp",
     "gridworld-control": "experiments.workloads.gridworld_control",
+    "regression": "experiments.workloads.regression",
+    "nn-from-scratch": "experiments.workloads.nn_from_scratch",
+    "classification": "experiments.workloads.classification",
     "trading-baselines": "experiments.workloads.trading_baselines",
 }
 

@@ -1,0 +1,201 @@
+"""What the supervised workloads share: the ``env`` section that names the data, loading and
+splitting it, seeding models, and checking model parameters before anything runs.
+
+Every trial splits its data with a seed derived from the trial seed, and the split seed is
+the same for every agent of a seed index: all models of one seed see the same test rows.
+Scalers sit inside each model's ``Pipeline`` and are fitted on training rows only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from experiments.spec import ExperimentSpec, SpecError
+from experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload
+from supervised.data import DataError, Dataset, load_csv, load_dataset, scaled, split
+
+__all__ = [
+    "DataEnv",
+    "Fitted",
+    "SupervisedWorkload",
+    "downsample",
+    "final_step",
+    "load_env_data",
+    "seeded",
+    "trial_result",
+]
+
+
+class DataEnv(StrictModel):
+    """The ``env`` section of a supervised experiment: which data and how it is prepared.
+
+    Attributes:
+        dataset: ``salary``, ``sine``, ``spiral``, ``diabetes``, ``breast_cancer``,
+            ``digits``, ``iris``, ``wine``, or ``csv`` (then ``path`` and ``target``).
+        data_options: options of the generator (e.g. ``{n_per_class: 200, noise: 0.2}``
+            for ``spiral``; ``seed`` fixes the generated data, default 0).
+        path: a CSV file, for ``dataset: csv``.
+        target: the CSV's target column.
+        one_hot: one-hot encode non-numeric CSV columns.
+        test_size: held-out share; every metric named ``test_*`` is computed on it.
+        scaling: ``none``, ``standard`` or ``minmax``, fitted on the training rows only.
+    """
+
+    dataset: str = "salary"
+    data_options: dict[str, Any] = Field(default_factory=dict)
+    path: str | None = None
+    target: str | None = None
+    one_hot: bool = False
+    test_size: float = Field(default=0.25, gt=0, lt=1)
+    scaling: Literal["none", "standard", "minmax"] = "standard"
+
+
+def load_env_data(env: DataEnv) -> Dataset:
+    """The data set an ``env`` section names.
+
+    Raises:
+        DataError: unknown data set, bad options, or a bad CSV.
+    """
+    if env.dataset == "csv":
+        if not env.path or not env.target:
+            raise DataError(
+                "env: dataset 'csv' needs 'path' (the CSV file) and 'target' (its target column)"
+            )
+        return load_csv(env.path, env.target, one_hot=env.one_hot)
+    return load_dataset(env.dataset, **env.data_options)
+
+
+def seeded(model: BaseEstimator, seed: int) -> BaseEstimator:
+    """``model`` with every ``random_state`` parameter (pipeline steps included) set."""
+    keys = [k for k in model.get_params() if k == "random_state" or k.endswith("__random_state")]
+    return model.set_params(**dict.fromkeys(keys, seed)) if keys else model
+
+
+def final_step(model: BaseEstimator) -> BaseEstimator:
+    """The estimator at the end of a pipeline (or ``model`` itself)."""
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+class Fitted:
+    """A model fitted on a trial's training split, with the split and the fit time."""
+
+    def __init__(
+        self,
+        model: BaseEstimator,
+        data: Dataset,
+        X_train: np.ndarray,
+        X_test: np.ndarray,
+        y_train: np.ndarray,
+        y_test: np.ndarray,
+        fit_wall_s: float,
+        split_seed: int,
+        model_seed: int,
+    ):
+        self.model, self.data = model, data
+        self.X_train, self.X_test, self.y_train, self.y_test = X_train, X_test, y_train, y_test
+        self.fit_wall_s, self.split_seed, self.model_seed = fit_wall_s, split_seed, model_seed
+
+    @property
+    def estimator(self) -> BaseEstimator:
+        """The fitted model behind any scaler."""
+        return final_step(self.model)
+
+
+class SupervisedWorkload(Workload):
+    """Base of the supervised workloads: data checks in :meth:`check`, one fit per trial."""
+
+    Env = DataEnv
+    task: str = ""  # the data's task this workload needs
+    reserved: tuple[str, ...] = ("random_state",)  # parameters the workload sets itself
+
+    def build(self, spec: ExperimentSpec, agent: ResolvedAgent) -> BaseEstimator:
+        """The agent's unfitted model (before scaling and seeding)."""
+        factory: Callable[..., BaseEstimator] = self.agent_types[agent.type]
+        params = dict(agent.params)
+        if isinstance(params.get("hidden_layer_sizes"), list):  # YAML list -> tuple
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        return factory(**params)
+
+    def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
+        """Every agent's data loads and has the right task; model parameters are valid."""
+        seen: dict[str, Dataset] = {}
+        for a in agents:
+            key = f"agents.{a.group}"
+            for name in self.reserved:
+                if name in a.params:
+                    raise SpecError(
+                        f"{key}.params: {name!r} is set by the experiment (from the "
+                        "seed or the budget); remove it"
+                    )
+            env = self.env_config(spec, a)
+            tag = env.model_dump_json()
+            if tag not in seen:
+                try:
+                    seen[tag] = load_env_data(env)
+                except DataError as err:
+                    raise SpecError(f"{key}.env: {err}") from None
+            data = seen[tag]
+            if self.task and data.task != self.task:
+                raise SpecError(
+                    f"{key}.env: data set {data.name!r} is a {data.task} problem; "
+                    f"the {self.name!r} experiment needs {self.task} data"
+                )
+            model = final_step(self.build(spec, a))
+            try:  # ours: _check_params; scikit-learn's: _validate_params (both ValueErrors)
+                getattr(model, "_check_params", getattr(model, "_validate_params", lambda: None))()
+            except ValueError as err:
+                raise SpecError(f"{key}.params: {err}") from None
+
+    def fit_trial(
+        self,
+        spec: ExperimentSpec,
+        agent: ResolvedAgent,
+        seed: np.random.SeedSequence,
+        prepare: Callable[[BaseEstimator, Dataset], None] | None = None,
+    ) -> Fitted:
+        """Load and split the data, build, seed and fit the model on the training split.
+
+        ``prepare(model, data)`` may adjust the final estimator before fitting.
+        """
+        env = self.env_config(spec, agent)
+        split_ss, model_ss = seed.spawn(2)  # split seed shared by all agents of this seed
+        split_seed = int(split_ss.generate_state(1)[0])
+        model_seed = int(model_ss.generate_state(1)[0])
+        data = load_env_data(env)
+        X_train, X_test, y_train, y_test = split(data, test_size=env.test_size, seed=split_seed)
+        model = seeded(scaled(self.build(spec, agent), env.scaling), model_seed)
+        if prepare is not None:
+            prepare(final_step(model), data)
+        t0 = time.perf_counter()
+        model.fit(X_train, y_train)
+        wall = time.perf_counter() - t0
+        return Fitted(model, data, X_train, X_test, y_train, y_test, wall, split_seed, model_seed)
+
+
+def trial_result(
+    scalars: dict[str, float],
+    curves: dict[str, np.ndarray],
+    steps: dict[str, np.ndarray] | None = None,
+) -> TrialResult:
+    """A :class:`TrialResult` whose curves may each have their own steps (default 1..n)."""
+    res = TrialResult.from_arrays(scalars=scalars)
+    steps = steps or {}
+    parts = [TrialResult.from_arrays({k: v}, steps=steps.get(k)).curves for k, v in curves.items()]
+    if parts:
+        res.curves = pd.concat(parts, ignore_index=True)
+    return res
+
+
+def downsample(steps: np.ndarray, n_max: int) -> np.ndarray:
+    """At most ``n_max`` evenly spread indices into ``steps``, first and last included."""
+    if len(steps) <= n_max:
+        return np.arange(len(steps))
+    return np.unique(np.linspace(0, len(steps) - 1, n_max).round().astype(int))
