@@ -11,6 +11,7 @@ from gymnasium import spaces
 from envs.market.data import Market, load_market
 from envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
 from envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
+from envs.market.one_asset import OneAssetStep
 from envs.market.rewards import RewardConfig, reward_step
 from envs.market.splits import decision_range, split_dates
 
@@ -19,7 +20,7 @@ __all__ = ["ACTION_MODES", "StockTradingEnv"]
 ACTION_MODES = ("discrete", "continuous", "weights")
 
 
-class StockTradingEnv(gym.Env[np.ndarray, Any]):
+class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
     """Trade daily bars of one or more assets, paying commission, slippage and borrow fees.
 
     ## Description
@@ -138,7 +139,9 @@ class StockTradingEnv(gym.Env[np.ndarray, Any]):
         if self._xp is PY:  # Python floats: several times faster than size-1 arrays
             self._fill_seq = self.fill_price[:, 0].tolist()
             self._close_seq = market.close[:, 0].tolist()
+            self._setup_one_asset()
         self._dates64 = market.dates.to_numpy()
+        self._date_list = list(self._dates64)  # datetime64 scalars, cheaper than indexing
         self._t0 = self._t = self._t_end = -1  # no episode yet
         # observation plumbing, precomputed: the per-day features as (T, N*F) rows, and
         # whether rel_close can ever reach the clip bound (if not, clipping is skipped: same
@@ -191,7 +194,9 @@ class StockTradingEnv(gym.Env[np.ndarray, Any]):
             self.action_space = (
                 spaces.Discrete(len(levels)) if n == 1 else spaces.MultiDiscrete([len(levels)] * n)
             )
-        elif self.action_mode == "continuous":
+            return
+        self._level_list = None
+        if self.action_mode == "continuous":
             self.action_space = spaces.Box(-1.0, 1.0, (n,), np.float32)
         else:
             self.action_space = spaces.Box(ex.weight_low, ex.max_leverage, (n,), np.float64)
@@ -262,77 +267,70 @@ class StockTradingEnv(gym.Env[np.ndarray, Any]):
                 np.full(1, cash0),
             )
         self._rstate = self.reward_cfg.initial_state()
-        self._hist_eq = np.full(length + 1, np.nan)
-        self._hist_units = np.zeros((length + 1, n))
-        self._hist_eq[0] = cash0
-        self._trades: list[tuple[int, np.ndarray]] = []
+        # (equity, units) after each bar: floats, or a float and an (N,) row
+        self._hist = [(cash0, 0.0 if self._xp is PY else np.zeros(n))]
+        self._trades = []  # (fill bar, units traded: a float or an (N,) array)
         obs = self._observe(self._t)
+        if self._xp is PY and self._row_seq is None:
+            self._set_row_seq()
         return obs, {"equity": cash0, "t": self._t, "date": self._dates64[self._t]}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._xp is PY:
+            return self._step_one(action)  # one asset: the same kernel on floats, flat
         if not self._t0 <= self._t < self._t_end:
             raise RuntimeError("call reset() before step(), and again after an episode ends")
-        xp, ex, t = self._xp, self.execution, self._t
+        ex, t = self.execution, self._t
         w = self.targets(action)
         k = t - self._t0
         force = self.rebalance_every is not None and k % self.rebalance_every == 0
         fi = t + self.fill_lag
-        if xp is PY:
-            price, close = self._fill_seq[fi], self._close_seq[t + 1]
-        else:
-            price, close = self.fill_price[fi], self.market.close[t + 1]
+        price, close = self.fill_price[fi], self.market.close[t + 1]
         old_units = self._units
         cash, units, cost, fills, _traded = fill_orders(
-            self._cash, old_units, self._prev_w, w, price, force, ex, xp
+            self._cash, old_units, self._prev_w, w, price, force, ex, NP
         )
-        cash, equity = mark_to_market(cash, units, close, ex, xp)
-        peak = xp.maximum(self._peak, equity)
+        cash, equity = mark_to_market(cash, units, close, ex, NP)
+        peak = np.maximum(self._peak, equity)
         reward, self._rstate = reward_step(
-            self.reward_cfg, self._equity, equity, peak, self._rstate, xp
+            self.reward_cfg, self._equity, equity, peak, self._rstate, NP
         )
         self._cash, self._units, self._prev_w, self._peak = cash, units, w, peak
         self._equity = equity
         self._t = t = t + 1
-        self._hist_eq[k + 1] = equity if xp is PY else equity[0]
-        self._hist_units[k + 1] = units if xp is PY else units[0]
-        if fills:
-            self._trades.append((fi, np.atleast_1d(units - old_units).reshape(-1)))
-        e = equity if xp is PY else float(equity[0])
+        self._hist.append((equity[0], units[0].copy()))
+        if fills[0]:
+            self._trades.append((fi, (units - old_units).reshape(-1)))
+        e = float(equity[0])
         info = {
             "equity": e,
-            "cost": float(cost if xp is PY else cost[0]),
-            "fills": int(fills if xp is PY else fills[0]),
+            "cost": float(cost[0]),
+            "fills": int(fills[0]),
             "t": t,
-            "date": self._dates64[t],
+            "date": self._date_list[t],
         }
-        return (
-            self._observe(t),
-            float(reward if xp is PY else reward[0]),
-            e <= 0.0,
-            t >= self._t_end and e > 0.0,
-            info,
-        )
+        return self._observe(t), float(reward[0]), e <= 0.0, t >= self._t_end and e > 0.0, info
 
     max_table_bytes = 32 * 2**20  # precompute every window of the period up to this size
 
     def _window_table(self) -> np.ndarray | None:
-        """Every observation window of the period as rows (built once, on the first reset)."""
+        """Every observation of the period as float32 rows, the portfolio part zero (built
+        once, on the first reset)."""
         if not hasattr(self, "_win_rows"):
             lo, hi = self.first_decision, self.last_bar
-            small = (hi - lo + 1) * self._ws * 4 <= self.max_table_bytes
-            self._win_rows = (
-                self.table.windows_range(lo, hi, self._w).reshape(hi - lo + 1, -1)
-                if small
-                else None
-            )
+            self._win_rows = None
+            if (hi - lo + 1) * (self._ws + self._ps) * 4 <= self.max_table_bytes:
+                self._win_rows = np.zeros((hi - lo + 1, self._ws + self._ps), np.float32)
+                windows = self.table.windows_range(lo, hi, self._w)
+                self._win_rows[:, : self._ws] = windows.reshape(hi - lo + 1, -1)
         return self._win_rows
 
     def _observe(self, t: int) -> np.ndarray:
-        obs = np.empty(self._ws + self._ps, np.float32)  # a new array every step: no aliasing
         rows = self._window_table()
         if rows is not None:  # same values as _fill_window, one row copy instead of four steps
-            obs[: self._ws] = rows[t - self.first_decision]
+            obs = rows[t - self.first_decision].copy()  # a new array every step: no aliasing
         else:
+            obs = np.empty(self._ws + self._ps, np.float32)
             self._fill_window(obs, t)
         if self._xp is PY:
             e = self._equity
@@ -360,12 +358,11 @@ class StockTradingEnv(gym.Env[np.ndarray, Any]):
     def history(self) -> dict[str, np.ndarray]:
         """This episode so far: bar indices, equity and units after each bar (first row: the
         start), and the fills as ``(bar index, units traded)``."""
-        k = self._t - self._t0
         return {
             "t": np.arange(self._t0, self._t + 1),
-            "equity": self._hist_eq[: k + 1].copy(),
-            "units": self._hist_units[: k + 1].copy(),
-            "trades": list(self._trades),
+            "equity": np.array([e for e, _ in self._hist], np.float64),
+            "units": np.array([u for _, u in self._hist], np.float64).reshape(len(self._hist), -1),
+            "trades": [(fi, np.atleast_1d(d).reshape(-1)) for fi, d in self._trades],
         }
 
     def render(self) -> np.ndarray | None:
