@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print("experiments (qmml run NAME):")
     for name, path in sorted(builtin_experiments().items()):
         spec = load_spec(path)
-        print(f"  {name:<22} {spec.description[:70]}")
+        print(f"  {name:<22} {textwrap.shorten(spec.description, 76, placeholder=' …')}")
     print("\nenvironments (gymnasium.make ID, after `import envs`):")
     for env_id in envs.qmml_env_ids():
         print(f"  {env_id:<32} {gym.registry[env_id].entry_point}")
@@ -258,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qmml: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
