@@ -20,6 +20,8 @@ BUILTIN: dict[str, str] = {
     "nn-from-scratch": "experiments.workloads.nn_from_scratch",
     "classification": "experiments.workloads.classification",
     "trading-baselines": "experiments.workloads.trading_baselines",
+    "trading-rl": "experiments.workloads.trading_rl",
+    "dqn-cartpole": "experiments.workloads.dqn_cartpole",
 }
 
 

@@ -1,0 +1,325 @@
+"""``trading-rl``: deep RL agents against rule-based strategies, walk-forward, after costs.
+
+Each trial is one agent and one seed. For every walk-forward fold the agent is trained on the
+fold's training period (the vectorised market env, random one-year episodes), its best
+checkpoint is chosen on the validation period only, and it then trades the test period once,
+deterministically, in the step-by-step :class:`~envs.market.env.StockTradingEnv`. The test
+periods are stitched into one out-of-sample equity curve per trial. Rule-based strategies
+trade the same test periods (they learn nothing).
+
+Curves (step = YYYYMMDD): ``equity`` (starts at 1), ``drawdown_pct``, ``exposure`` (net
+weight held), ``price`` (the traded asset, or the equal-weight basket, relative to its first
+out-of-sample close). Training curves (step = environment steps within a fold, averaged over
+folds): ``val_return`` (sum of validation rewards at each evaluation) and ``train_return``
+(training episode returns). Scalars: Sharpe, Sortino, CAGR, max drawdown, turnover, total
+return, volatility, exposure of the stitched curve. The trial's info (run log) records the
+TensorBoard/checkpoint folder and the training speed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field, field_validator, model_validator
+
+from agents.sb3 import SB3Agent
+from agents.strategies import STRATEGIES
+from envs.market.env import StockTradingEnv
+from envs.market.features import FEATURES
+from envs.market.splits import WalkForwardWindow
+from envs.market.vec_env import MarketVecEnv
+from experiments.spec import ExperimentSpec, SpecError, spec_hash
+from experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload, register
+from experiments.workloads import trading_rl_report as report
+from experiments.workloads.trading_rl_eval import (
+    FlatDiscrete,
+    check_periods,
+    env_kwargs,
+    evaluate,
+    market_of,
+    price_index,
+    stitch,
+    summary_metrics,
+    walk_forward_folds,
+)
+
+__all__ = ["RL_AGENTS", "TradingBudget", "TradingEnv", "TradingRL", "walk_forward_folds"]
+
+
+def ppo_lstm(
+    hidden_size: int = 64,
+    num_layers: int = 1,
+    lookback: int | None = None,
+    net_arch: list[int] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+) -> SB3Agent:
+    """PPO whose policy reads the window through :class:`~agents.lstm_features.LSTMFeatures`."""
+    if hidden_size < 1 or num_layers < 1 or (lookback is not None and lookback < 1):
+        raise ValueError(
+            f"hidden_size={hidden_size}, num_layers={num_layers}, lookback={lookback}: must be >= 1"
+        )
+    return SB3Agent(
+        "ppo",
+        features="lstm",
+        lstm_hidden_size=hidden_size,
+        lstm_layers=num_layers,
+        lookback=lookback,
+        net_arch=net_arch,
+        hyperparams=hyperparams,
+    )
+
+
+def ppo_mlp(
+    net_arch: list[int] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+) -> SB3Agent:
+    """PPO with an MLP on the flattened window."""
+    return SB3Agent("ppo", net_arch=net_arch, hyperparams=hyperparams)
+
+
+def recurrent_ppo(
+    net_arch: list[int] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+) -> SB3Agent:
+    """sb3-contrib RecurrentPPO with ``MlpLstmPolicy`` (LSTM state carried across steps)."""
+    return SB3Agent("recurrent-ppo", net_arch=net_arch, hyperparams=hyperparams)
+
+
+def dqn(
+    net_arch: list[int] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+) -> SB3Agent:
+    """DQN on discrete position levels (one flat action per combination for a portfolio)."""
+    return SB3Agent("dqn", net_arch=net_arch, hyperparams=hyperparams)
+
+
+RL_AGENTS = {"ppo-lstm": ppo_lstm, "ppo-mlp": ppo_mlp, "recurrent-ppo": recurrent_ppo, "dqn": dqn}
+
+
+class TradingEnv(StrictModel):
+    """The ``env`` section: data, costs, observation and the walk-forward folds."""
+
+    market: str = "sp500-ohlcv"
+    tickers: list[str] | None = None
+    data_start: str | None = None
+    data_end: str | None = None
+    window: int = Field(default=30, ge=1, le=1000)
+    features: list[str] = Field(default_factory=lambda: list(FEATURES))
+    cost_bps: float = Field(default=5.0, ge=0, lt=1000)
+    slippage_bps: float = Field(default=0.0, ge=0, lt=1000)
+    allow_short: bool = True
+    max_leverage: float = Field(default=1.0, gt=0, le=10)
+    reward: Literal["log_return", "differential_sharpe", "risk_adjusted"] = "log_return"
+    action_mode: Literal["discrete", "continuous"] = "discrete"
+    episode_length: int = Field(default=252, ge=2)
+    n_envs: int = Field(default=8, ge=1, le=1024)
+    train_days: int = Field(default=1260, ge=2)
+    val_days: int = Field(default=252, ge=2)
+    test_days: int = Field(default=504, ge=2)
+    step_days: int | None = Field(default=None, ge=1)
+    anchored: bool = False
+    start: str | None = None
+    max_folds: int | None = Field(default=None, ge=1)
+
+    @field_validator("data_start", "data_end", "start", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2018-06-01 as a date; accept it as the ISO string
+        return v.isoformat()[:10] if isinstance(v, (datetime.date, datetime.datetime)) else v
+
+    @model_validator(mode="after")
+    def _known_features(self) -> TradingEnv:
+        bad = [f for f in self.features if f not in FEATURES]
+        if bad or not self.features:
+            raise ValueError(f"features {bad or '[]'}: choose from {', '.join(FEATURES)}")
+        return self
+
+
+class TradingBudget(StrictModel):
+    """The ``budget`` section: training per fold, validation and where logs go."""
+
+    timesteps: int = Field(default=10_000, ge=1, le=100_000_000)
+    eval_freq: int = Field(default=2_000, ge=0)
+    checkpoint_freq: int = Field(default=0, ge=0)
+    log_dir: str | None = None
+
+
+def _trial_dir(spec: ExperimentSpec, budget: TradingBudget, agent: str, seed: int) -> Path:
+    root = (
+        Path(budget.log_dir) if budget.log_dir else Path(tempfile.gettempdir()) / "qmml-trading-rl"
+    )
+    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    return root / spec.name / spec_hash(spec) / f"{safe}__seed{seed:03d}"
+
+
+class TradingRL(Workload):
+    """Walk-forward training and out-of-sample evaluation of RL agents and rule-based
+    strategies on the bundled (or a user's) market data, with costs."""
+
+    name = "trading-rl"
+    description = (
+        "RL traders (LSTM-feature PPO, MLP PPO, RecurrentPPO, DQN) against rule-based "
+        "strategies, walk-forward out of sample, after costs"
+    )
+    agent_types = {**RL_AGENTS, **STRATEGIES}
+    Env = TradingEnv
+    Budget = TradingBudget
+    plots = report.PLOTS
+
+    def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
+        seen: set[str] = set()
+        for a in agents:
+            cfg = self.env_config(spec, a)
+            if a.type == "dqn" and cfg.action_mode == "continuous" and a.env.get("action_mode"):
+                raise SpecError(
+                    f"agents.{a.group}.env.action_mode: DQN needs discrete "
+                    "actions; remove action_mode or use a PPO agent"
+                )
+            key = cfg.model_dump_json()
+            if key in seen:
+                continue
+            seen.add(key)
+            check_periods(cfg, a)
+
+    def run_trial(
+        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+    ) -> TrialResult:
+        torch.set_num_threads(1)
+        cfg, budget = self.env_config(spec, agent), self.budget_config(spec)
+        market = market_of(cfg)
+        folds = walk_forward_folds(cfg)
+        fold_seeds = [int(s.generate_state(1)[0]) for s in seed.spawn(len(folds))]
+        trial_dir = _trial_dir(
+            spec, budget, agent.name, int(seed.spawn_key[-1]) if seed.spawn_key else 0
+        )
+        paths, val_rows, train_rows, fps = [], [], [], []
+        for fold, fseed in zip(folds, fold_seeds, strict=True):
+            model = self.agent_types[agent.type](**agent.params)
+            if agent.type == "random" and "seed" not in agent.params:
+                model = STRATEGIES["random"](**{**agent.params, "seed": fseed})
+            kw = env_kwargs(cfg, agent.type, model)
+            test_env = StockTradingEnv(market, start=fold.test[0], end=fold.test[1], **kw)
+            flat_nvec = None
+            if isinstance(model, SB3Agent):
+                flat_nvec = self._train(
+                    model,
+                    cfg,
+                    budget,
+                    market,
+                    fold,
+                    fseed,
+                    kw,
+                    trial_dir / f"fold{fold.index:02d}",
+                    val_rows,
+                    train_rows,
+                    fps,
+                )
+            else:
+                model.learn(test_env)  # strategies only read the observation layout
+            paths.append(evaluate(model, test_env, flat_nvec=flat_nvec))
+        return self._result(cfg, market, paths, val_rows, train_rows, fps, trial_dir, folds)
+
+    @staticmethod
+    def _train(
+        model: SB3Agent,
+        cfg: TradingEnv,
+        budget: TradingBudget,
+        market: Any,
+        fold: WalkForwardWindow,
+        fseed: int,
+        kw: dict[str, Any],
+        log_dir: Path,
+        val_rows: list,
+        train_rows: list,
+        fps: list,
+    ) -> np.ndarray | None:
+        probe = StockTradingEnv(market, start=fold.train[0], end=fold.train[1], **kw)
+        n_decisions = probe.last_bar - probe.first_decision
+        train = MarketVecEnv(
+            cfg.n_envs,
+            market,
+            seed=fseed,
+            start=fold.train[0],
+            end=fold.train[1],
+            random_start=True,
+            episode_length=min(cfg.episode_length, n_decisions),
+            **kw,
+        )
+        val = MarketVecEnv(1, market, start=fold.val[0], end=fold.val[1], **kw)
+        flat_nvec = None
+        if model.algo == "dqn" and market.n_assets > 1:  # DQN needs one Discrete action
+            flat_nvec = np.asarray(train.action_space.nvec)
+            train, val = FlatDiscrete(train), FlatDiscrete(val)
+        model.set_params(
+            seed=fseed,
+            log_dir=str(log_dir),
+            eval_freq=budget.eval_freq,
+            checkpoint_freq=budget.checkpoint_freq,
+        )
+        t0 = time.perf_counter()
+        model.learn(train, budget.timesteps, eval_env=val)
+        fps.append(model.trained_timesteps_ / (time.perf_counter() - t0))
+        val_rows.extend(
+            zip(model.eval_timesteps_.tolist(), model.eval_returns_.tolist(), strict=True)
+        )
+        # training returns binned into 20 stretches of the budget (episodes end at any step)
+        edges = np.linspace(0, max(budget.timesteps, model.trained_timesteps_), 21)
+        which = np.clip(np.searchsorted(edges, model.train_timesteps_, side="left"), 1, 20)
+        for b in np.unique(which):
+            train_rows.append((int(edges[b]), float(model.train_returns_[which == b].mean())))
+        return flat_nvec
+
+    @staticmethod
+    def _result(
+        cfg: TradingEnv,
+        market: Any,
+        paths: list,
+        val_rows: list,
+        train_rows: list,
+        fps: list,
+        trial_dir: Path,
+        folds: list[WalkForwardWindow],
+    ) -> TrialResult:
+        oos = stitch(paths)
+        res = TrialResult.from_arrays(
+            curves={
+                "equity": oos.equity,
+                "drawdown_pct": 100.0 * (oos.equity / np.maximum.accumulate(oos.equity) - 1.0),
+                "exposure": oos.exposure,
+                "price": price_index(market, oos.dates),
+            },
+            scalars=summary_metrics(oos),
+            steps=oos.dates,
+            log_dir=str(trial_dir) if fps else None,
+            # timing goes to the log, not the tables: results stay byte-identical across runs
+            train_steps_per_s=round(float(np.mean(fps)), 1) if fps else None,
+            folds=[(f.train[0], f.test[1]) for f in folds],
+        )
+        extra = [res.curves]
+        for metric, rows in (("val_return", val_rows), ("train_return", train_rows)):
+            if rows:
+                a = np.asarray(rows, dtype=np.float64)
+                extra.append(
+                    TrialResult.from_arrays(
+                        curves={metric: a[:, 1]}, steps=a[:, 0].astype(np.int64)
+                    ).curves
+                )
+        res.curves = pd.concat(extra, ignore_index=True)
+        return res
+
+    def notes(self, ctx: Any) -> list[str]:
+        return report.notes(ctx)
+
+    def tables(self, ctx: Any) -> list[tuple[str, Any]]:
+        return report.tables(ctx)
+
+
+register(TradingRL())
