@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray,bench]"
 	$(BIN)/python benchmarks/bandit_testbed.py
 
 clean:
