@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from experiments.spec import ExperimentSpec, SpecError, spec_hash
 from experiments.store import RunDir, environment_meta, now_iso
-from experiments.workload import ResolvedAgent, TrialResult, get_workload
+from experiments.workload import RUN_DIR_ENV, ResolvedAgent, TrialResult, get_workload
 
 __all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_seed"]
 
@@ -216,6 +216,26 @@ def run_experiment(
     trials = plan_trials(spec)
     run = run_dir_for(spec, out)
     run.init(spec, fresh=fresh)
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(run.path.resolve())  # for trial artifacts (logs, models)
+    try:
+        return _run(spec, trials, run, executor, workers, ray_address, progress)
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+
+
+def _run(
+    spec: ExperimentSpec,
+    trials: list[Trial],
+    run: RunDir,
+    executor: str,
+    workers: int,
+    ray_address: str | None,
+    progress: bool,
+) -> RunOutcome:
     for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
     pending = [t for t in trials if not run.trial_done(t.key)]

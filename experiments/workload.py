@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,6 +29,7 @@ __all__ = [
     "check_params",
     "get_workload",
     "register",
+    "run_artifacts_dir",
     "workloads",
 ]
 
@@ -125,6 +128,19 @@ class PlotContext:
 
 
 PlotFn = Callable[..., Any]
+
+RUN_DIR_ENV = "QMML_RUN_DIR"
+
+
+def run_artifacts_dir() -> Path | None:
+    """Where a trial may write artifacts that are not results (TensorBoard logs, checkpoints):
+    ``<run folder>/artifacts`` while the runner runs it, None outside the runner.
+
+    The runner exports the run folder in ``QMML_RUN_DIR`` (inherited by process-pool and
+    local Ray workers); result tables still travel back through :class:`TrialResult`.
+    """
+    root = os.environ.get(RUN_DIR_ENV)
+    return Path(root) / "artifacts" if root else None
 
 
 class Workload:

@@ -37,7 +37,14 @@ from envs.market.features import FEATURES
 from envs.market.splits import WalkForwardWindow
 from envs.market.vec_env import MarketVecEnv
 from experiments.spec import ExperimentSpec, SpecError, spec_hash
-from experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload, register
+from experiments.workload import (
+    ResolvedAgent,
+    StrictModel,
+    TrialResult,
+    Workload,
+    register,
+    run_artifacts_dir,
+)
 from experiments.workloads import trading_rl_report as report
 from experiments.workloads.trading_rl_eval import (
     FlatDiscrete,
@@ -153,10 +160,15 @@ class TradingBudget(StrictModel):
 
 
 def _trial_dir(spec: ExperimentSpec, budget: TradingBudget, agent: str, seed: int) -> Path:
-    root = (
-        Path(budget.log_dir) if budget.log_dir else Path(tempfile.gettempdir()) / "qmml-trading-rl"
-    )
+    """TensorBoard logs and checkpoints: ``budget.log_dir`` if set, else the run folder's
+    ``artifacts/`` (under the runner), else the system temp folder."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    if budget.log_dir:
+        return Path(budget.log_dir) / spec.name / spec_hash(spec) / f"{safe}__seed{seed:03d}"
+    artifacts = run_artifacts_dir()
+    if artifacts is not None:
+        return artifacts / f"{safe}__seed{seed:03d}"
+    root = Path(tempfile.gettempdir()) / "qmml-trading-rl"
     return root / spec.name / spec_hash(spec) / f"{safe}__seed{seed:03d}"
 
 

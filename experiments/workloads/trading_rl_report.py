@@ -47,6 +47,13 @@ def _is_rule(ctx: PlotContext, name: str) -> bool:
     return ctx.agents[name].type in STRATEGIES
 
 
+def _best_rule(ctx: PlotContext, rules: list[str], s: dict[str, np.ndarray]) -> str | None:
+    """The rule-based strategy with the best mean Sharpe; the random strategy is the luck
+    baseline, not a strategy one would pick, so it is left out."""
+    picks = [n for n in rules if ctx.agents[n].type != "random"] or rules
+    return max(picks, key=lambda n: float(np.nanmean(s[n]))) if picks else None
+
+
 def plot_oos(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """A dated out-of-sample curve (``equity``, ``drawdown_pct``...) per agent: mean over
     seeds with a 95% bootstrap band; rule-based strategies dashed, buy-and-hold in black.
@@ -128,12 +135,13 @@ def plot_positions(ctx: PlotContext, plot: PlotSpec) -> Figure:
 def comparison(ctx: PlotContext) -> pd.DataFrame:
     """Per agent: out-of-sample Sharpe (mean [95% CI] over seeds), the probability that a seed
     of it beats a seed of buy-and-hold, the difference of means with its CI, and the
-    probability of beating the best rule-based strategy (best on the same test periods)."""
+    probability of beating the best rule-based strategy (best on the same test periods; the
+    random strategy is not a candidate)."""
     s = _sharpe(ctx)
     names = [n for n in ctx.agents if n in s]
     bh = next((n for n in names if ctx.agents[n].type == BASELINE), None)
     rules = [n for n in names if _is_rule(ctx, n)]
-    best = max(rules, key=lambda n: float(np.nanmean(s[n]))) if rules else None
+    best = _best_rule(ctx, rules, s)
     rows = []
     for n in names:
         ci = bootstrap_mean(s[n])
@@ -194,7 +202,7 @@ def notes(ctx: PlotContext) -> list[str]:
     if not rl or not rules:
         return out
     bh = next((n for n in rules if ctx.agents[n].type == BASELINE), None)
-    best = max(rules, key=lambda n: float(np.nanmean(s[n])))
+    best = _best_rule(ctx, rules, s) or rules[0]
     bars = [b for b in dict.fromkeys([bh, best]) if b is not None]
     winners, closer = [], []
     for n in rl:

@@ -242,12 +242,13 @@ def test_quick_run_builds_an_honest_report(tmp_path, capsys):
             "--executor",
             "serial",
             "--no-progress",
-            "--set",
-            f"budget.log_dir={tmp_path / 'tb'}",
         ]
     )
     assert code == 0
     run = next((out / "trading-rl").iterdir())
+    # SB3's TensorBoard logs and checkpoints land in the run folder
+    assert list((run / "artifacts").rglob("events.out.tfevents.*"))
+    assert list((run / "artifacts").rglob("*.zip"))
     summary = (run / "summary.md").read_text()
     assert "Out-of-sample Sharpe against buy-and-hold" in summary
     assert "P(beats buy-and-hold)" in summary
@@ -268,7 +269,7 @@ def test_quick_run_builds_an_honest_report(tmp_path, capsys):
         "sma-crossover",
     }
     assert (scalars.groupby("agent")["seed"].nunique() == 2).all()
-    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    assert list((run / "artifacts").rglob("events.out.tfevents.*"))
 
 
 def _ctx(sharpe: dict[str, list[float]]):
@@ -335,3 +336,18 @@ def test_folds_end_on_the_last_day_unless_a_start_is_given():
     assert started[0].train[0] == "1999-01-04"
     anchored = walk_forward_folds(TradingEnv(anchored=True))
     assert {f.train[0] for f in anchored} == {str(dates[0].date())}
+
+
+def test_the_random_strategy_is_never_the_best_rule():
+    from experiments.workloads.trading_rl_report import comparison, notes
+
+    ctx = _ctx(
+        {
+            "dqn": [0.1, 0.2],
+            "buy-and-hold": [0.4] * 2,
+            "random": [0.9, 0.8],
+            "sma-crossover": [0.3] * 2,
+        }
+    )
+    assert "P(beats best rule: buy-and-hold)" in comparison(ctx).columns
+    assert "above buy-and-hold (0.40) with" in " ".join(notes(ctx))
