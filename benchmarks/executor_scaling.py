@@ -39,9 +39,9 @@ SWEEP = {
 }
 
 
-def timed(executor: str, workers: int, repeats: int) -> float:
+def timed(executor: str, workers: int, repeats: int, runs: int) -> float:
     times = []
-    spec = spec_from_dict(SWEEP)
+    spec = spec_from_dict({**SWEEP, "budget": {**SWEEP["budget"], "runs": runs}})
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
@@ -57,16 +57,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--runs", type=int, default=500, help="bandit runs per trial (trial size)")
     args = p.parse_args()
     n_trials = 9 * SWEEP["seeds"]
     print(
-        f"sweep: {n_trials} trials of {SWEEP['budget']['runs']} runs x "
+        f"sweep: {n_trials} trials of {args.runs} runs x "
         f"{SWEEP['budget']['steps']} steps; cores: {os.cpu_count()}"
     )
-    base = timed("serial", 1, args.repeats)
+    base = timed("serial", 1, args.repeats, args.runs)
     print(f"serial              : {base:6.2f} s")
     for w in range(1, args.max_workers + 1):
-        t = timed("process", w, args.repeats)
+        t = timed("process", w, args.repeats, args.runs)
         print(f"process, {w} worker(s): {t:6.2f} s  speed-up {base / t:4.2f}x (ideal {w}x)")
 
 
