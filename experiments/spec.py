@@ -23,8 +23,24 @@ __all__ = [
     "SpecError",
     "apply_overrides",
     "load_spec",
+    "parse_yaml",
     "spec_hash",
 ]
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: ``start: 2018-01-01`` stays the string a spec expects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML safely, keeping dates as strings."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
 class SpecError(ValueError):
@@ -197,7 +213,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
             "built-in experiment name (qmml list)"
         )
     try:
-        data = yaml.safe_load(path.read_text())
+        data = parse_yaml(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -265,7 +281,7 @@ def apply_overrides(
             raise SpecError(f"--set {raw!r}: expected KEY=VALUE, e.g. --set budget.steps=500")
         key, text = raw.split("=", 1)
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = parse_yaml(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
         keys = _split_key(key.strip(), data)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.spec import ExperimentSpec, SpecError, dump_spec, spec_from_dict
+from experiments.spec import ExperimentSpec, SpecError, dump_spec, parse_yaml, spec_from_dict
 from experiments.workload import TrialResult
 
 __all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
@@ -164,7 +164,6 @@ class RunDir:
         Raises:
             SpecError: not a run folder.
         """
-        import yaml
 
         f = self.path / "spec.yaml"
         if not f.is_file():
@@ -172,7 +171,7 @@ class RunDir:
                 f"{self.path} is not a run folder (no spec.yaml); give a folder "
                 "under runs/<experiment>/ made by 'qmml run'"
             )
-        return spec_from_dict(yaml.safe_load(f.read_text()), source=str(f))
+        return spec_from_dict(parse_yaml(f.read_text()), source=str(f))
 
     def load_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The consolidated (curves, scalars) tables.

@@ -218,3 +218,14 @@ def test_cli_bad_set_is_one_line(capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "budget.steps" in err[0]
     assert not any(tmp_path.iterdir())  # nothing written for an invalid spec
+
+
+def test_unquoted_dates_stay_strings(tmp_path):
+    data = {**STOCKS, "env": {"start": "2019-01-01"}}
+    text = yaml.safe_dump(data).replace("'2019-01-01'", "2019-01-01")
+    assert "start: 2019-01-01" in text
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.env["start"] == "2019-01-01"
+    assert plan_trials(spec)
+    s2 = apply_overrides(spec, ["env.end=2020-06-30"])
+    assert s2.env["end"] == "2020-06-30"
