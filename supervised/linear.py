@@ -28,6 +28,20 @@ __all__ = ["LinearRegression", "polynomial_regression"]
 Solver = Literal["closed-form", "gd", "sgd"]
 
 
+def check_gd_params(est: BaseEstimator) -> None:
+    """Validate the gradient-descent parameters shared by the linear and logistic estimators:
+    ``alpha`` (L2), ``learning_rate`` ('auto' or > 0), ``max_iter`` and ``tol``."""
+    if not (isinstance(est.alpha, (int, float)) and est.alpha >= 0):
+        raise ValueError(f"alpha must be a number >= 0, got {est.alpha!r}")
+    lr = est.learning_rate
+    if lr != "auto" and not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
+    if not (isinstance(est.max_iter, (int, np.integer)) and est.max_iter >= 1):
+        raise ValueError(f"max_iter must be an integer >= 1, got {est.max_iter!r}")
+    if not (isinstance(est.tol, (int, float)) and est.tol >= 0):
+        raise ValueError(f"tol must be a number >= 0, got {est.tol!r}")
+
+
 class LinearRegression(RegressorMixin, BaseEstimator):
     """Least-squares linear regression with an optional ridge penalty.
 
@@ -81,17 +95,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.solver not in ("closed-form", "gd", "sgd"):
             raise ValueError(f"solver must be 'closed-form', 'gd' or 'sgd', got {self.solver!r}")
-        if not (isinstance(self.alpha, (int, float)) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
-        lr = self.learning_rate
-        if lr != "auto" and not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
+        check_gd_params(self)
         if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LinearRegression:
         """Fit to ``X`` (n_samples, n_features) and ``y`` (n_samples,).

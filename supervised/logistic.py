@@ -21,6 +21,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from supervised.linear import check_gd_params
 from supervised.nn import log_softmax
 
 __all__ = ["LogisticRegression"]
@@ -63,15 +64,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def _check_params(self) -> None:
-        if not (isinstance(self.alpha, (int, float)) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
-        lr = self.learning_rate
-        if lr != "auto" and not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
+        check_gd_params(self)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
         """Fit to ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,).

@@ -142,16 +142,7 @@ def _simulate(
     eq[0] = model.initial_cash
     # mark_to_market's own formula, for all rows at once: cash + sum(units * close)
     eq[1:] = cash_h[1:] + (units_h[1:] * close[:, None, :]).sum(-1)
-    _stop_when_bankrupt(eq, cash_h, units_h)
-    return {
-        "tgt": tgt,
-        "eq": eq,
-        "cash": cash_h,
-        "units": units_h,
-        "costs": costs,
-        "traded": traded,
-        "fills": fills,
-    }
+    return _finish(tgt, eq, cash_h, units_h, costs, traded, fills)
 
 
 def _scalar_events(
@@ -236,6 +227,19 @@ def _simulate_with_borrow(
             d = float(delta[bi, ai])
             px = float(price[ai]) * (1.0 + s * np.sign(d))
             fills.append((int(k), int(bi), int(ai), d, px, c * abs(d) * px))
+    return _finish(tgt, eq, cash_h, units_h, costs, traded, fills)
+
+
+def _finish(
+    tgt: np.ndarray,
+    eq: np.ndarray,
+    cash_h: np.ndarray,
+    units_h: np.ndarray,
+    costs: np.ndarray,
+    traded: np.ndarray,
+    fills: list,
+) -> dict:
+    """Both kernels' common ending: stop accounts that went bankrupt, package the paths."""
     _stop_when_bankrupt(eq, cash_h, units_h)
     return {
         "tgt": tgt,
