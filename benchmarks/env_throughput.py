@@ -7,7 +7,10 @@ random discrete actions drawn in advance, episodes reset when they end.
 * ours, single: ``gym.make("qmml/StockTrading-v0", market=<the same bars>, window=30, ...)``
   (next-open fills, 5 bps commission, 7 features per day, fresh observation arrays);
 * ours, vectorised: ``MarketVecEnv(n, ...)`` through SB3's ``step`` (infos, auto-reset) and
-  the raw ``step_arrays``.
+  the raw ``step_arrays``;
+* the ceiling: ``NullEnv`` through ``gym.make``, an env that does no trading at all and only
+  returns what the issue asks every step to return (a fresh observation array of our size and
+  an info dict with our keys). No env that keeps those promises can step faster than this.
 
     PYTHONPATH=. .venv/bin/python benchmarks/env_throughput.py --steps 50000 --repeats 5
 
@@ -35,6 +38,27 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 import envs  # noqa: E402, F401  (registers qmml/*)
 from envs.market import Market, MarketVecEnv  # noqa: E402
+
+
+class NullEnv(gym.Env):
+    """Does nothing but return a fresh observation copy and our info dict each step."""
+
+    def __init__(self, obs_size: int = 212, n_bars: int = 2335) -> None:
+        self.observation_space = gym.spaces.Box(-50, 50, (obs_size,), np.float32)
+        self.action_space = gym.spaces.Discrete(3)
+        self._rows = list(np.zeros((n_bars, obs_size), np.float32))
+        self._dates = list(np.arange(n_bars).astype("datetime64[D]"))
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._t = 30
+        return self._rows[self._t].copy(), {}
+
+    def step(self, action):
+        t = self._t = self._t + 1
+        info = {"equity": 1.0, "cost": 0.0, "fills": 0, "t": t, "date": self._dates[t]}
+        return self._rows[t].copy(), 0.0, False, t >= len(self._rows) - 1, info
 
 
 def googl() -> tuple[pd.DataFrame, Market]:
@@ -93,18 +117,26 @@ def main() -> None:
             random_start=False,
             execution={"allow_short": True, "commission_bps": 5.0},
         )
+        if "qmml-bench/Null-v0" not in gym.registry:
+            gym.register("qmml-bench/Null-v0", entry_point=NullEnv)
+        null = gym.make("qmml-bench/Null-v0", obs_size=ours.observation_space.shape[0])
         peer_acts = rng.integers(0, 2, args.steps).tolist()
         our_acts = rng.integers(0, 3, args.steps).tolist()
         loop(peer, peer_acts[:2000])  # warm-up (and the checker's first-call checks)
         loop(ours, our_acts[:2000])
-        peer_r, our_r = [], []
-        for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+        loop(null, our_acts[:2000])
+        peer_r, our_r, null_r = [], [], []
+        for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
             peer_r.append(loop(peer, peer_acts))
             our_r.append(loop(ours, our_acts))
+            null_r.append(loop(null, our_acts))
     peer_s, our_s = statistics.median(peer_r), statistics.median(our_r)
+    null_s = statistics.median(null_r)
     print(f"{market.n_days} daily bars (GOOGL), window 30, median of {args.repeats} repeats")
     print(f"{'gym-anytrading stocks-v0 (gym.make)':<46} {peer_s:>12,.0f} steps/s   1.00x")
     print(f"{'qmml StockTrading-v0 (gym.make)':<46} {our_s:>12,.0f} steps/s {our_s / peer_s:6.2f}x")
+    label = "ceiling: NullEnv (gym.make, fresh obs + info)"
+    print(f"{label:<46} {null_s:>12,.0f} steps/s {null_s / peer_s:6.2f}x")
     for n in args.n_envs:
         vec = MarketVecEnv(
             n,

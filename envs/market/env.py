@@ -135,13 +135,13 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         use_open = ex.fill == "next_open" and market.has_open
         self.fill_price = market.open if use_open else market.close
         self.fill_lag = 0 if ex.fill == "close" else 1  # bars from decision to fill
+        self._dates64 = market.dates.to_numpy()
+        self._date_list = list(self._dates64)  # datetime64 scalars, cheaper than indexing
         self._xp = PY if market.n_assets == 1 else NP
         if self._xp is PY:  # Python floats: several times faster than size-1 arrays
             self._fill_seq = self.fill_price[:, 0].tolist()
             self._close_seq = market.close[:, 0].tolist()
             self._setup_one_asset()
-        self._dates64 = market.dates.to_numpy()
-        self._date_list = list(self._dates64)  # datetime64 scalars, cheaper than indexing
         self._t0 = self._t = self._t_end = -1  # no episode yet
         # observation plumbing, precomputed: the per-day features as (T, N*F) rows, and
         # whether rel_close can ever reach the clip bound (if not, clipping is skipped: same
@@ -325,13 +325,17 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
                 self._win_rows[:, : self._ws] = windows.reshape(hi - lo + 1, -1)
         return self._win_rows
 
-    def _observe(self, t: int) -> np.ndarray:
+    def _window_obs(self, t: int) -> np.ndarray:
+        """A new observation array holding day t's feature window (portfolio part unset)."""
         rows = self._window_table()
         if rows is not None:  # same values as _fill_window, one row copy instead of four steps
-            obs = rows[t - self.first_decision].copy()  # a new array every step: no aliasing
-        else:
-            obs = np.empty(self._ws + self._ps, np.float32)
-            self._fill_window(obs, t)
+            return rows[t - self.first_decision].copy()  # a new array every step: no aliasing
+        obs = np.empty(self._ws + self._ps, np.float32)
+        self._fill_window(obs, t)
+        return obs
+
+    def _observe(self, t: int) -> np.ndarray:
+        obs = self._window_obs(t)
         if self._xp is PY:
             e = self._equity
             obs[-2] = min(max(self._units * self._close_seq[t] / e, -OBS_BOUND), OBS_BOUND)

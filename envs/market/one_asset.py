@@ -15,7 +15,6 @@ skipped (with finite prices and units its every term is an exact 0.0, and ``x - 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,9 @@ from envs.market.rewards import _TINY, RewardConfig, reward_step
 
 __all__ = ["OneAssetStep"]
 
-_LO, _HI = -OBS_BOUND, OBS_BOUND
 _log = math.log
+if OBS_BOUND != 50.0:  # _step_one writes the bound as a literal: a constant load, not a global
+    raise RuntimeError("OBS_BOUND changed: update the 50.0 literals in _step_one")
 MAX_ROW_LIST = 100_000  # rows of the window table kept as a list of row views (~100 B each)
 
 
@@ -59,38 +59,53 @@ class OneAssetStep:
     _date_list: list[np.datetime64]
     _level_list: list[float] | None
     _win_rows: np.ndarray | None
-    _row_seq: Sequence[np.ndarray] | None
-    _ws: int
-    _ps: int
+    _row_seq: list[np.ndarray | None] | None
+    _k1: tuple[Any, ...]
 
     def targets(self, action: Any) -> Any:  # pragma: no cover - defined by the environment
         raise NotImplementedError
 
-    def _fill_window(self, obs: np.ndarray, t: int) -> None:  # pragma: no cover - idem
+    def _window_obs(self, t: int) -> np.ndarray:  # pragma: no cover - idem
         raise NotImplementedError
 
     def _setup_one_asset(self) -> None:
-        """Hoist the per-step constants of the execution model and the reward."""
+        """Hoist the per-step constants of the execution model and the reward into one tuple
+        (one attribute load and an unpack per step instead of a dozen loads)."""
         ex = self.execution
         c, s = ex.commission, ex.slippage
-        self._c1, self._s1 = c, s
-        self._size_div = (1.0 + s) * (1.0 + c)  # the same product fill_orders forms
-        self._whole = ex.units == "whole"
-        self._borrow = ex.borrow_daily if ex.borrow_bps else 0.0
-        self._log_reward = self.reward_cfg.kind == "log_return"
-        self._scale = self.reward_cfg.scale
+        self._k1 = (
+            self._fill_seq,
+            self._close_seq,
+            self._date_list,
+            self.fill_lag,
+            s,
+            c,
+            (1.0 + s) * (1.0 + c),  # the same product fill_orders forms
+            ex.units == "whole",
+            ex.borrow_daily if ex.borrow_bps else 0.0,
+            self.reward_cfg.kind == "log_return",
+            self.reward_cfg.scale,
+            self.rebalance_every,
+        )
         self._row_seq = None  # set on the first reset, from the window table
 
     def _set_row_seq(self) -> None:
-        """Index the window table through a list of its rows: taking a row of a list is
-        several times cheaper than of a 2-D array (the array itself when very long)."""
+        """Index the window table by bar through a list of its rows: taking a row of a list
+        is several times cheaper than of a 2-D array (the array itself when very long). The
+        list starts with ``first_decision`` Nones so that ``rows[t]`` is bar t's row."""
         rows = self._win_rows
-        self._row_seq = rows if rows is None or len(rows) > MAX_ROW_LIST else list(rows)
+        if rows is None or len(rows) > MAX_ROW_LIST:
+            self._row_seq = None
+        else:
+            self._row_seq = [None] * self.first_decision + list(rows)
 
     def _step_one(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         t = self._t
-        if not self._t0 <= t < self._t_end:
+        if t >= self._t_end:  # also before the first reset: both are -1 then
             raise RuntimeError("call reset() before step(), and again after an episode ends")
+        fill_seq, close_seq, dates, lag, s, c, size_div, whole, borrow, log_r, scale, every = (
+            self._k1
+        )
         levels = self._level_list
         if levels is not None:
             try:  # ints and integer scalars index the levels as targets() would
@@ -99,23 +114,19 @@ class OneAssetStep:
                 w = self.targets(action)
         else:
             w = self.targets(action)
-        every = self.rebalance_every
-        change = w != self._prev_w or (every is not None and (t - self._t0) % every == 0)
         cash, units = self._cash, self._units
-        fi = t + self.fill_lag
-        t = t + 1
-        close = self._close_seq[t]
-        if change:  # fill_orders; an unchanged target trades nothing (every term is 0.0)
-            price = self._fill_seq[fi]
-            s, c = self._s1, self._c1
+        fi = t + lag
+        if w != self._prev_w or (every is not None and (t - self._t0) % every == 0):
+            # fill_orders; an unchanged target trades nothing (every term is 0.0)
+            price = fill_seq[fi]
             held = units * price
             equity = cash + held
             avail = equity
             if units != 0 and w * units <= 0:  # closing or reversing pays its exit first
                 sign = 1.0 if units > 0 else (-1.0 if units < 0 else 0.0)
                 avail = equity - abs(held) * (s + c * (1.0 - s * sign))
-            new_units = w * avail / (price * self._size_div)
-            if self._whole:
+            new_units = w * avail / (price * size_div)
+            if whole:
                 new_units = float(math.trunc(new_units))
             delta = new_units - units
             sign = 1.0 if delta > 0 else (-1.0 if delta < 0 else 0.0)
@@ -131,36 +142,34 @@ class OneAssetStep:
                 fills = 0
         else:
             cost, fills = 0.0, 0
+        t += 1
+        close = close_seq[t]
         # mark_to_market
-        if self._borrow:
+        if borrow:
             short = -units if -units > 0.0 else 0.0
-            cash = cash - self._borrow * (short * close)
+            cash = cash - borrow * (short * close)
         equity = cash + units * close
         peak = self._peak
         if not peak > equity:
             peak = equity
-        e_old = self._equity
-        if self._log_reward:
-            reward = self._scale * _log((equity if equity > _TINY else _TINY) / e_old)
+        if log_r:
+            reward = scale * _log((equity if equity > _TINY else _TINY) / self._equity)
         else:
             reward, self._rstate = reward_step(
-                self.reward_cfg, e_old, equity, peak, self._rstate, PY
+                self.reward_cfg, self._equity, equity, peak, self._rstate, PY
             )
         self._cash, self._units, self._prev_w, self._peak = cash, units, w, peak
-        self._equity, self._t = equity, t
+        self._equity = equity
+        self._t = t
         self._hist.append((equity, units))
         # the observation: a fresh copy of today's window row, then the portfolio weights
         rows = self._row_seq
-        if rows is not None:
-            obs = rows[t - self.first_decision].copy()
-        else:
-            obs = np.empty(self._ws + self._ps, np.float32)
-            self._fill_window(obs, t)
+        obs = rows[t].copy() if rows is not None else self._window_obs(t)
         x = units * close / equity
-        x = _LO if _LO > x else x  # min(max(x, lo), hi) as PY.clip, NaN included
-        obs[-2] = _HI if _HI < x else x
+        x = -50.0 if -50.0 > x else x  # min(max(x, lo), hi) as PY.clip, NaN included
+        obs[-2] = 50.0 if 50.0 < x else x
         x = cash / equity
-        x = _LO if _LO > x else x
-        obs[-1] = _HI if _HI < x else x
-        info = {"equity": equity, "cost": cost, "fills": fills, "t": t, "date": self._date_list[t]}
+        x = -50.0 if -50.0 > x else x
+        obs[-1] = 50.0 if 50.0 < x else x
+        info = {"equity": equity, "cost": cost, "fills": fills, "t": t, "date": dates[t]}
         return obs, reward, equity <= 0.0, t >= self._t_end and equity > 0.0, info

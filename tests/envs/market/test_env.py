@@ -349,6 +349,21 @@ def test_errors() -> None:
         env.reset(options={"start": 1})
 
 
+@pytest.mark.parametrize("n_assets", [1, 3])
+def test_step_after_the_episode_ends_raises(n_assets: int) -> None:
+    m = gbm(120, n_assets=n_assets, seed=4)
+    env = StockTradingEnv(m, window=5, episode_length=7)
+    env.reset(seed=0)
+    action = env.action_space.sample()
+    for k in range(7):
+        *_, truncated, _ = env.step(action)
+        assert truncated == (k == 6)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(action)
+    env.reset()  # and a new episode steps again
+    env.step(action)
+
+
 def test_reset_option_start_and_render() -> None:
     m = gbm(200, seed=9)
     env = StockTradingEnv(m, window=5, render_mode="rgb_array", execution={"allow_short": True})
