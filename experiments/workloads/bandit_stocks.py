@@ -1,8 +1,11 @@
 """Bandits trade stocks: each arm is a stock of real daily data (the lecture study, honestly).
 
-Agents are compared with many random pickers (their distribution, and the empirical p-value of
-the agent's final wealth against it), an equal-weight buy-and-hold portfolio and the best
-single stock in hindsight (a look-ahead oracle: no agent could know it in advance).
+Agents are compared with two kinds of random null (their distributions, and the empirical
+p-value of the agent's final wealth against each): random pickers, who pick a stock at random
+every day, and random holders, who buy one random stock on day one and hold it (the fairer
+null for an agent that trades little: daily pickers pay costs daily). Also beside them: an
+equal-weight buy-and-hold portfolio and the best single stock in hindsight (a look-ahead
+oracle: no agent could know it in advance).
 Curves use the close date as ``step`` (an integer YYYYMMDD).
 """
 
@@ -32,13 +35,14 @@ from experiments.workload import (
 )
 
 _BASELINES = ("equal-weight", "best-stock-hindsight")
+_NULLS = {"random": "random pickers", "random-held": "random holders"}  # type: label
 
 
-def _baseline(name: str):
+def _baseline(name: str, doc: str | None = None):
     def factory() -> str:
         return name
 
-    factory.__doc__ = f"baseline {name} (no parameters)"
+    factory.__doc__ = doc or f"baseline {name} (no parameters)"
     return factory
 
 
@@ -53,7 +57,8 @@ class StocksEnv(StrictModel):
 
 
 class StocksBudget(StrictModel):
-    """The ``budget`` section: copies of a learning agent per trial, random pickers per trial."""
+    """The ``budget`` section: copies of a learning agent per trial, random pickers (and
+    random holders) per trial."""
 
     runs: int = Field(default=1, ge=1, le=100_000)
     random_pickers: int = Field(default=1000, ge=1, le=1_000_000)
@@ -64,7 +69,15 @@ class BanditStocks(Workload):
 
     name = "bandit-stocks"
     description = "bandit agents pick one stock a day; compared with random pickers"
-    agent_types = {**AGENTS, **{b: _baseline(b) for b in _BASELINES}}
+    agent_types = {
+        **AGENTS,
+        **{b: _baseline(b) for b in _BASELINES},
+        "random-held": _baseline(
+            "random-held",
+            "random null: buy one random stock on day one and hold it "
+            "(budget.random_pickers runs per seed; no parameters)",
+        ),
+    }
     Env = StocksEnv
     Budget = StocksBudget
 
@@ -100,6 +113,15 @@ class BanditStocks(Workload):
             return TrialResult.from_arrays(
                 curves={"wealth": wealth}, steps=dates, scalars={"final_wealth": wealth[-1]}
             )
+        if agent.type == "random-held":  # a random stock bought on day one and held
+            rng = np.random.default_rng(seed.spawn(1)[0])
+            picks = rng.integers(0, len(tickers), budget.random_pickers)
+            wealth = (prices[1:] / prices[0])[:, picks] * (1 - c)
+            return TrialResult.from_arrays(
+                curves={"wealth": wealth.mean(axis=1), **_quantile_curves(wealth)},
+                steps=dates,
+                scalars={"final_wealth": wealth[-1]},
+            )
         n_runs = budget.random_pickers if agent.type == "random" else budget.runs
         batch = StockBanditBatch(returns, n_runs, cost_bps=env.cost_bps)
         trace = simulate(
@@ -112,8 +134,7 @@ class BanditStocks(Workload):
         net, wealth = costs_and_wealth(returns, trace.actions, env.cost_bps)
         curves: dict[str, Any] = {"wealth": wealth.mean(axis=1)}
         if agent.type == "random":
-            for q in (2.5, 50.0, 97.5):
-                curves[f"wealth_q{q:g}"] = np.percentile(wealth, q, axis=1)
+            curves.update(_quantile_curves(wealth))
         else:
             picks = trace.actions
             for i, t in enumerate(tickers):
@@ -132,24 +153,32 @@ class BanditStocks(Workload):
 
     # -- report -----------------------------------------------------------------------------
     def notes(self, ctx: PlotContext) -> list[str]:
-        """What the random pickers did, the costs, and a plain verdict."""
-        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
-        ref = s[s["agent"].isin(self._randoms(ctx))]["value"].to_numpy()
+        """What the random nulls did, the costs, and a plain verdict."""
+        refs = self._null_wealth(ctx)
         env = self.env_config(ctx.spec)
         out = [
             f"Period {env.start} to {env.end}, costs {env.cost_bps:g} bps per side on "
             "every purchase and sale (a switch pays two sides). Wealth starts at 1.0."
         ]
-        if ref.size:
-            out.append(
-                f"Random pickers ({ref.size} runs) switch almost every day, so they pay "
-                f"costs almost daily: median final wealth {np.median(ref):.3f}, 95% "
-                f"between {np.percentile(ref, 2.5):.3f} and "
-                f"{np.percentile(ref, 97.5):.3f}."
+        for kind, ref in refs.items():
+            what = (
+                "switch almost every day, so they pay costs almost daily"
+                if kind == "random"
+                else "buy one random stock on day one and hold it, paying costs once"
             )
-        table = self._versus_random(ctx, ref)
+            out.append(
+                f"{_NULLS[kind].capitalize()} ({ref.size} runs) {what}: median final "
+                f"wealth {np.median(ref):.3f}, 95% between {np.percentile(ref, 2.5):.3f} "
+                f"and {np.percentile(ref, 97.5):.3f}."
+            )
+        if "random" in refs and "random-held" not in refs:
+            out.append(
+                "Only the daily random pickers are in this run: their costs flatter any "
+                "agent that trades less; add a `random-held` agent for the fairer null."
+            )
+        table = self._versus_random(ctx, refs)
         ew = table[table["agent type"] == "equal-weight"]["final wealth (mean)"]
-        learners = table[~table["agent type"].isin((*_BASELINES, "random"))]
+        learners = table[~table["agent type"].isin(_BASELINES)]
         if len(ew) and len(learners):
             beat = learners[learners["final wealth (mean)"] > float(ew.iloc[0])]
             if beat.empty:
@@ -167,43 +196,56 @@ class BanditStocks(Workload):
         return out
 
     def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
-        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
-        ref = s[s["agent"].isin(self._randoms(ctx))]["value"].to_numpy()
-        if ref.size == 0:
+        refs = self._null_wealth(ctx)
+        if not refs:
             return []
+        against = " and ".join(_NULLS[k] for k in refs)
         return [
             (
-                "Final wealth against the random pickers (empirical one-sided p-values)",
-                self._versus_random(ctx, ref),
+                f"Final wealth against the {against} (empirical one-sided p-values)",
+                self._versus_random(ctx, refs),
             )
         ]
 
     @staticmethod
-    def _randoms(ctx: PlotContext) -> list[str]:
-        return [n for n, a in ctx.agents.items() if a.type == "random"]
+    def _null_wealth(ctx: PlotContext) -> dict[str, np.ndarray]:
+        """Final wealth of every run of each random null in the results, by agent type."""
+        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        refs = {}
+        for kind in _NULLS:
+            names = [n for n, a in ctx.agents.items() if a.type == kind]
+            ref = s[s["agent"].isin(names)]["value"].to_numpy()
+            if ref.size:
+                refs[kind] = ref
+        return refs
 
     @staticmethod
-    def _versus_random(ctx: PlotContext, ref: np.ndarray) -> pd.DataFrame:
+    def _versus_random(ctx: PlotContext, refs: dict[str, np.ndarray]) -> pd.DataFrame:
         s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
         rows = []
         for n, a in ctx.agents.items():
-            if a.type == "random":
+            if a.type in _NULLS:
                 continue
             per_seed = s[s["agent"] == n].groupby("seed")["value"].mean().to_numpy()
             if per_seed.size == 0:
                 continue
-            p = np.array([rank_p_value(v, ref) for v in per_seed]) if ref.size else np.nan
-            rows.append(
-                {
-                    "agent": n + (" (look-ahead oracle)" if a.type == _BASELINES[1] else ""),
-                    "agent type": a.type,
-                    "seeds": per_seed.size,
-                    "final wealth (mean)": per_seed.mean(),
-                    "median p vs random": float(np.median(p)),
-                    "share of seeds with p < 0.05": float(np.mean(p < 0.05)),
-                }
-            )
+            row = {
+                "agent": n + (" (look-ahead oracle)" if a.type == _BASELINES[1] else ""),
+                "agent type": a.type,
+                "seeds": per_seed.size,
+                "final wealth (mean)": per_seed.mean(),
+            }
+            for kind, ref in refs.items():
+                p = np.array([rank_p_value(v, ref) for v in per_seed])
+                row[f"median p vs {_NULLS[kind]}"] = float(np.median(p))
+                row[f"share p < 0.05 vs {_NULLS[kind]}"] = float(np.mean(p < 0.05))
+            rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _quantile_curves(wealth: np.ndarray) -> dict[str, np.ndarray]:
+    """The 2.5%, 50% and 97.5% quantiles of many runs' wealth, day by day."""
+    return {f"wealth_q{q:g}": np.percentile(wealth, q, axis=1) for q in (2.5, 50.0, 97.5)}
 
 
 def _dates(steps: np.ndarray) -> pd.DatetimeIndex:
@@ -211,26 +253,28 @@ def _dates(steps: np.ndarray) -> pd.DatetimeIndex:
 
 
 def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
-    """Agents' wealth (mean, 95% CI over seeds) against the random pickers' 95% band."""
+    """Agents' wealth (mean, 95% CI over seeds) against the random nulls' 95% bands."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colors = agent_colors(list(ctx.agents))
     for name in select_agents(ctx, plot):
         a = ctx.agents[name]
-        if a.type == "random":
+        if a.type in _NULLS:
             steps, lo = curve_matrix(ctx.curves, name, "wealth_q2.5")
             _, hi = curve_matrix(ctx.curves, name, "wealth_q97.5")
             _, med = curve_matrix(ctx.curves, name, "wealth_q50")
             if lo.size:
                 d = _dates(steps)
+                grey = "grey" if a.type == "random" else "tan"
+                label = _NULLS[a.type]
                 ax.fill_between(
                     d,
                     lo.min(axis=0),
                     hi.max(axis=0),
-                    color="grey",
+                    color=grey,
                     alpha=0.25,
-                    label="random pickers, 95% band",
+                    label=f"{label}, 95% band",
                 )
-                ax.plot(d, med.mean(axis=0), color="grey", lw=1, label="random pickers, median")
+                ax.plot(d, med.mean(axis=0), color=grey, lw=1, label=f"{label}, median")
             continue
         steps, y = curve_matrix(ctx.curves, name, "wealth")
         if y.size == 0:
@@ -257,7 +301,7 @@ def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
     Options: ``window`` in trading days (default 63, about a quarter).
     """
     names = [
-        n for n in select_agents(ctx, plot) if ctx.agents[n].type not in (*_BASELINES, "random")
+        n for n in select_agents(ctx, plot) if ctx.agents[n].type not in (*_BASELINES, *_NULLS)
     ]
     name = names[0] if names else None
     sub = ctx.curves[(ctx.curves["agent"] == name) & ctx.curves["metric"].str.startswith("pick:")]
