@@ -25,8 +25,8 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.spec import ExperimentSpec, SpecError, spec_hash
-from experiments.store import RunDir, environment_meta, now_iso
-from experiments.workload import RUN_DIR_ENV, ResolvedAgent, TrialResult, get_workload
+from experiments.store import RunDir, TrialFiles, encode_trial, environment_meta, now_iso
+from experiments.workload import RUN_DIR_ENV, ResolvedAgent, get_workload
 
 __all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_seed"]
 
@@ -82,14 +82,15 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     return trials
 
 
-def _run_trial(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | str, float]:
-    """Run one trial; never raises (a failure comes back as its traceback)."""
+def _run_trial(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialFiles | str, float]:
+    """Run one trial and encode its files; never raises (a failure comes back as its
+    traceback). Encoding here puts that work in the workers, not the parent process."""
     t0 = time.perf_counter()
     try:
         result = get_workload(spec.kind).run_trial(
             spec, trial.agent, trial_seed(spec, trial.seed_index)
         )
-        return trial.key, result, time.perf_counter() - t0
+        return trial.key, encode_trial(result), time.perf_counter() - t0
     except Exception:  # a failing trial must not kill the others
         return trial.key, traceback.format_exc(), time.perf_counter() - t0
 
@@ -105,14 +106,14 @@ def _worker_init() -> None:
 
 def _serial(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
-) -> Iterator[tuple[str, TrialResult | str, float]]:
+) -> Iterator[tuple[str, TrialFiles | str, float]]:
     for t in trials:
         yield _run_trial(spec, t)
 
 
 def _process(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
-) -> Iterator[tuple[str, TrialResult | str, float]]:
+) -> Iterator[tuple[str, TrialFiles | str, float]]:
     import multiprocessing as mp
 
     # spawn: safe with torch and threads; costs an import per worker, once.
@@ -136,7 +137,7 @@ def _process(
 
 def _ray(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
-) -> Iterator[tuple[str, TrialResult | str, float]]:
+) -> Iterator[tuple[str, TrialFiles | str, float]]:
     try:
         import ray
     except ImportError:
@@ -167,12 +168,12 @@ def _ray(
             ray.shutdown()
 
 
-def _ray_task(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialResult | str, float]:
+def _ray_task(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialFiles | str, float]:
     _worker_init()
     return _run_trial(spec, trial)
 
 
-_EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialResult | str, float]]]] = {
+_EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialFiles | str, float]]]] = {
     "serial": _serial,
     "process": _process,
     "ray": _ray,
