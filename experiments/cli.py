@@ -14,7 +14,6 @@ import textwrap
 from importlib import resources
 from pathlib import Path
 
-from envs.datasets import DataError
 from experiments.spec import ExperimentSpec, SpecError, apply_overrides, apply_quick, load_spec
 
 __all__ = ["builtin_experiments", "main", "resolve_spec"]
@@ -251,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qmml`` console script."""
     args = build_parser().parse_args(argv)
+    # imported after parsing: `--help` then never loads the environments (about 0.5 s)
+    from envs.datasets import DataError
+
     try:
         return int(args.func(args))
     except (SpecError, DataError) as err:
