@@ -78,7 +78,8 @@ class GridWorldEnv(gym.Env[int, int]):
     ## Description
     The map (see :mod:`envs.gridworld_maps`) has walls, a start, goals and terminal cells,
     holes, cliffs that send the agent back to the start, and teleports (Example 3.5: A→A′
-    +10, B→B′ +5). Moves can slip sideways and columns can have wind (Example 6.5). The model
+    +10, B→B′ +5). Moves can slip sideways and columns can have wind (Example 6.5), steady
+    or stochastic (Exercise 6.10). The model
     is exposed like Gymnasium's toy-text envs: ``P[s][a] = [(prob, next_state, reward,
     terminated), ...]``; :meth:`model` gives the same as arrays, for planners on large mazes.
 
@@ -102,7 +103,8 @@ class GridWorldEnv(gym.Env[int, int]):
     ``grid`` (a built-in name, ``"maze"``, map text, rows, a file path or a GridMap),
     ``render_mode`` (``"ansi"`` or ``"rgb_array"``), ``maze_rooms``/``maze_seed``/
     ``maze_loops`` for ``grid="maze"``, and dynamics overrides ``slip``, ``step_reward``,
-    ``goal_reward``, ``pit_reward``, ``cliff_reward``, ``bump_reward``, ``wind``.
+    ``goal_reward``, ``pit_reward``, ``cliff_reward``, ``bump_reward``, ``wind``,
+    ``wind_noise`` (stochastic wind, Exercise 6.10).
 
     ## Version History
     * v0: initial version.
@@ -125,6 +127,7 @@ class GridWorldEnv(gym.Env[int, int]):
         cliff_reward: float | None = None,
         bump_reward: float | None = None,
         wind: Sequence[int] | None = None,
+        wind_noise: bool | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
@@ -143,6 +146,7 @@ class GridWorldEnv(gym.Env[int, int]):
             cliff_reward=cliff_reward,
             bump_reward=bump_reward,
             wind=None if wind is None else tuple(wind),
+            wind_noise=wind_noise,
         )
         self._model = build_model(self.grid)
         self._cdf = np.cumsum(self._model.prob, axis=2)
@@ -254,6 +258,7 @@ _ENV_IDS: dict[str, tuple[dict[str, Any], int]] = {
     "qmml/GridWorld4x4-v0": ({"grid": "4x4"}, 100),
     "qmml/CliffWalking-v0": ({"grid": "cliff"}, 1000),
     "qmml/WindyGridWorld-v0": ({"grid": "windy"}, 1000),
+    "qmml/WindyGridWorldStochastic-v0": ({"grid": "windy", "wind_noise": True}, 1000),
     "qmml/RandomMaze-v0": ({"grid": "maze", "maze_rooms": (8, 8), "maze_seed": 0}, 1000),
 }
 

@@ -80,10 +80,13 @@ class GridMap:
             (half each) instead of the intended one, in [0, 1).
         wind: per column, cells the agent is pushed up (negative: down) after moving, taken
             from the column it moved from (Example 6.5); None: no wind.
+        wind_noise: stochastic wind (Exercise 6.10): in a column with wind, the push is the
+            column's strength, one cell more or one cell less, each a third of the time.
 
     Raises:
         MapError: empty or ragged map, unknown characters, no start or several, a teleport
-            without its destination, a slip outside [0, 1), wind of the wrong length.
+            without its destination, a slip outside [0, 1), wind of the wrong length,
+            wind_noise without wind.
     """
 
     rows: tuple[str, ...]
@@ -96,6 +99,7 @@ class GridMap:
     teleport_rewards: Mapping[str, float] = field(default_factory=dict)
     slip: float = 0.0
     wind: tuple[int, ...] | None = None
+    wind_noise: bool = False
 
     def __post_init__(self) -> None:
         rows = tuple(self.rows)
@@ -128,6 +132,11 @@ class GridMap:
                     "columns; give one wind strength per column"
                 )
             object.__setattr__(self, "wind", wind)
+        if self.wind_noise and not any(self.wind or ()):
+            raise MapError(
+                "wind_noise=True but the map has no wind; give wind strengths per column "
+                "(e.g. grid='windy') or drop wind_noise"
+            )
 
     @property
     def height(self) -> int:

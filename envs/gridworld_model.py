@@ -102,10 +102,15 @@ def build_model(grid: GridMap) -> GridModel:
     target = pos + ACTION_DELTAS[dirs][None]
     moved = _passable(chars, target)
     new = np.where(moved[..., None], target, pos)
+    if grid.wind_noise:  # three wind outcomes after every move outcome: -1, 0, +1 cell
+        k, probs = 3 * k, np.repeat(probs / 3.0, 3)
+        new, moved = np.repeat(new, 3, axis=2), np.repeat(moved, 3, axis=2)
     if grid.wind is not None:  # pushed cell by cell, stopped by walls and edges
-        w = np.asarray(grid.wind)[cells[:, 1]]
-        left = np.broadcast_to(np.abs(w)[:, None, None], (n, 4, k)).copy()
-        up = np.broadcast_to(-np.sign(w)[:, None, None], (n, 4, k))
+        w = np.broadcast_to(np.asarray(grid.wind)[cells[:, 1]][:, None, None], (n, 4, k))
+        if grid.wind_noise:  # a column without wind stays calm
+            w = w + np.where(w != 0, np.tile([-1, 0, 1], k // 3), 0)
+        left = np.abs(w).copy()
+        up = -np.sign(w)
         for _ in range(int(left.max(initial=0))):
             trial = new + np.stack([up, np.zeros_like(up)], axis=-1)
             ok = (left > 0) & _passable(chars, trial)

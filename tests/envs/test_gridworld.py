@@ -24,6 +24,7 @@ GRID_IDS = [
     "qmml/GridWorld4x4-v0",
     "qmml/CliffWalking-v0",
     "qmml/WindyGridWorld-v0",
+    "qmml/WindyGridWorldStochastic-v0",
     "qmml/RandomMaze-v0",
 ]
 LEFT, DOWN, RIGHT, UP = range(4)
@@ -94,6 +95,50 @@ def test_wind_and_walls_stop_the_push() -> None:
     assert _only(env, env.state(1, 2), LEFT)[1] == env.state(0, 1)
     # from (1, 2) moving down: pushed up 3 from (2, 2)=goal... the wall at (0, 2) stops it at (1, 2)
     assert _only(env, env.state(1, 2), DOWN)[1] == env.state(1, 2)
+
+
+def _outcomes(env: GridWorldEnv, s: int, a: int) -> dict[int, float]:
+    """P[s][a] summed by next state (entries may repeat: calm columns, bumps)."""
+    out: Counter[int] = Counter()
+    for p, ns, _, _ in env.P[s][a]:
+        out[ns] += p
+    return {ns: pytest.approx(p) for ns, p in out.items()}
+
+
+def test_stochastic_wind_varies_by_one_a_third_of_the_time() -> None:
+    env = GridWorldEnv("windy", wind_noise=True)
+    # column 3 has wind 1: moving right from (3, 3) is pushed up 0, 1 or 2 cells
+    assert _outcomes(env, env.state(3, 3), RIGHT) == {
+        env.state(3, 4): 1 / 3,
+        env.state(2, 4): 1 / 3,
+        env.state(1, 4): 1 / 3,
+    }
+    # column 6 has wind 2: from (3, 6) moving left, pushed up 1, 2 or 3 cells
+    assert _outcomes(env, env.state(3, 6), LEFT) == {
+        env.state(2, 5): 1 / 3,
+        env.state(1, 5): 1 / 3,
+        env.state(0, 5): 1 / 3,
+    }
+    # a calm column stays calm: column 0 has no wind
+    assert _outcomes(env, env.state(3, 0), RIGHT) == {env.state(3, 1): 1.0}
+    # sampling follows the model
+    s = env.state(3, 3)
+    env.reset(seed=0)
+    counts: Counter[int] = Counter()
+    for _ in range(3000):
+        env.s = s
+        counts[env.step(RIGHT)[0]] += 1
+    for ns, p in _outcomes(env, s, RIGHT).items():
+        assert counts[ns] / 3000 == pytest.approx(p.expected, abs=0.03)
+    with pytest.raises(MapError, match="no wind"):
+        GridWorldEnv("4x4", wind_noise=True)
+
+
+def test_stochastic_wind_with_slip_multiplies_the_outcomes() -> None:
+    env = GridWorldEnv("windy", wind_noise=True, slip=0.3)
+    table = env.P[env.state(3, 3)][RIGHT]
+    assert len(table) == 9 and sum(p for p, *_ in table) == pytest.approx(1.0)
+    assert sorted({round(p, 12) for p, *_ in table}) == [round(0.05, 12), round(0.7 / 3, 12)]
 
 
 def test_slip_probabilities_and_sampling_match_P() -> None:
