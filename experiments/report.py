@@ -65,6 +65,10 @@ def pairwise_table(
 ) -> pd.DataFrame:
     """Pairwise comparisons on ``metric``: P(A better than B) over seeds and a bootstrap CI of
     the difference of means. All pairs for up to 12 agents, else each agent against the best.
+
+    Pairs of two agents whose results do not vary with the seed (one seed, or a deterministic
+    strategy) are left out: seeds say nothing about their difference, and a P of 0 or 1 with
+    a zero-width interval would read as certainty.
     """
     vals = per_seed(scalars, metric)
     names = [a for a in agents if a in vals]
@@ -74,6 +78,8 @@ def pairwise_table(
     else:
         best = max(names, key=lambda a: sign * float(np.mean(vals[a])))
         pairs = [(best, a) for a in names if a != best]
+    varies = {a: bool(np.ptp(vals[a]) > 0) if len(vals[a]) > 1 else False for a in names}
+    pairs = [(a, b) for a, b in pairs if varies[a] or varies[b]]
     rows = []
     for a, b in pairs:
         d = bootstrap_diff(vals[a], vals[b])

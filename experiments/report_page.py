@@ -55,6 +55,8 @@ def render_markdown(page: Page) -> str:
         lines += [
             f"## Pairwise on {primary}",
             "",
+            "(Pairs of agents whose results do not change with the seed are left out.)",
+            "",
             "| A | B | P(A better) | mean(A) − mean(B) [95% CI] |",
             "|---|---|---|---|",
         ]
@@ -70,7 +72,9 @@ def render_markdown(page: Page) -> str:
 
 def _md_table(t: pd.DataFrame) -> list[str]:
     def cell(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return "—" if v != v else f"{v:.4g}"  # NaN: nothing to show
+        return str(v)
 
     rows = ["| " + " | ".join(map(str, t.columns)) + " |", "|---" * len(t.columns) + "|"]
     return rows + ["| " + " | ".join(cell(v) for v in r) + " |" for r in t.itertuples(index=False)]
@@ -112,13 +116,14 @@ def render_html(page: Page) -> str:
     for caption, table in tables:
         parts.append(
             f"<h2>{esc(caption)}</h2>"
-            + table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+            + table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", border=0)
         )
     if not pw.empty:
         parts.append(
             f"<h2>Pairwise comparison on {esc(primary or '')}</h2><p>P(A better) is "
             "the probability that a random seed of A beats a random seed of B "
-            "(0.5: no difference).</p>"
+            "(0.5: no difference). Pairs of agents whose results do not change with the "
+            "seed are left out: seeds say nothing about their difference.</p>"
         )
         t = pw.rename(
             columns={

@@ -88,8 +88,10 @@ def grid_heatmap(
     ax.set_xticks(range(grid.shape[1]), grid.columns)
     ax.set_yticks(range(grid.shape[0]), grid.index)
     for (i, j), v in np.ndenumerate(grid.to_numpy()):
-        if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w")
+        if np.isfinite(v):  # dark text on the bright end of the colour map, white elsewhere
+            r, g, b, _ = im.cmap(im.norm(v))
+            ink = "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color=ink)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=metric)

@@ -22,6 +22,7 @@ from envs.market.backtest import BacktestResult, backtest
 from envs.market.data import Market, load_market
 from envs.market.execution import ExecutionModel
 from envs.market.metrics import drawdown
+from envs.market.render import grid_heatmap
 from experiments.figures import agent_colors, curve_matrix, select_agents
 from experiments.spec import ExperimentSpec, PlotSpec, SpecError
 from experiments.stats import bootstrap_curve
@@ -33,6 +34,7 @@ from experiments.workload import (
     Workload,
     register,
 )
+from experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
 
 __all__ = ["TradingBaselines", "TradingEnv"]
 
@@ -158,7 +160,19 @@ class TradingBaselines(Workload):
                     else "no other strategy beats it on this period."
                 )
             )
-        return out
+        if any(a.type != "random" for a in ctx.agents.values()):
+            out.append(
+                "Seeds change only the random strategy: for the others the intervals over "
+                "seeds in the metrics table have zero width. The uncertainty of a backtest is "
+                "in the period it covers; see the Sharpe ratios over time below."
+            )
+        note = selection_note(ctx)
+        return out + ([note] if note else [])
+
+    def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
+        """Sharpe ratios with intervals over time (block bootstrap of the days)."""
+        table = sharpe_over_time_table(ctx)
+        return [table] if table else []
 
 
 def _tables(res: BacktestResult, ticker: str) -> TrialResult:
@@ -315,23 +329,12 @@ def plot_param_heatmap(ctx: PlotContext, plot: PlotSpec) -> Figure:
         ]
         if x in p and y in p and len(vals):
             rows.append((p[x], p[y], float(vals.mean())))
-    fig, ax = plt.subplots(figsize=(6.5, 5))
     if not rows:
+        fig, ax = plt.subplots(figsize=(6.5, 5))
         ax.text(0.5, 0.5, "no grid results", ha="center", transform=ax.transAxes)
         return fig
-    grid = pd.DataFrame(rows, columns=[x, y, "v"]).pivot_table(index=y, columns=x, values="v")
-    im = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), grid.columns)
-    ax.set_yticks(range(grid.shape[0]), grid.index)
-    for (i, j), v in np.ndenumerate(grid.to_numpy()):
-        if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    fig.colorbar(im, ax=ax, label=plot.metric)
-    ax.set_title(plot.title or f"{plot.metric} over the grid")
-    fig.tight_layout()
-    return fig
+    table = pd.DataFrame(rows, columns=[x, y, plot.metric])
+    return grid_heatmap(table, x, y, plot.metric, plot.title or f"{plot.metric} over the grid")
 
 
 TradingBaselines.plots = {

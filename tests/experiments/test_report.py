@@ -5,10 +5,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from experiments.cli import main, resolve_spec
-from experiments.report import build_report, compare_runs
+from experiments.report import build_report, compare_runs, pairwise_table
 from experiments.runner import run_experiment
 from experiments.spec import SpecError, apply_overrides, apply_quick
 
@@ -130,3 +131,15 @@ def test_report_renders_in_headless_chromium(two_runs, tmp_path):
     assert not failed
     assert "bandit-testbed" in title
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_pairwise_leaves_out_pairs_that_seeds_cannot_separate():
+    rows = [("fixed-a", k, 1.0) for k in range(3)] + [("fixed-b", k, 2.0) for k in range(3)]
+    rows += [("noisy", k, v) for k, v in enumerate([0.5, 1.5, 2.5])]
+    scalars = pd.DataFrame(rows, columns=["agent", "seed", "value"]).assign(metric="m")
+    pw = pairwise_table(scalars, "m", ["fixed-a", "fixed-b", "noisy"])
+    pairs = set(zip(pw["a"], pw["b"], strict=True))
+    assert ("fixed-a", "fixed-b") not in pairs and ("fixed-b", "fixed-a") not in pairs
+    assert {("noisy", "fixed-a"), ("fixed-b", "noisy")} <= pairs and len(pairs) == 4
+    one_seed = scalars[scalars["seed"] == 0]
+    assert pairwise_table(one_seed, "m", ["fixed-a", "fixed-b", "noisy"]).empty

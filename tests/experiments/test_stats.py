@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from envs.market.metrics import sharpe_ratio
 from experiments.stats import (
     bootstrap_curve,
     bootstrap_diff,
@@ -8,6 +9,8 @@ from experiments.stats import (
     iqm,
     probability_of_improvement,
     rank_p_value,
+    sharpe_bootstrap,
+    stationary_bootstrap_indices,
 )
 
 
@@ -77,3 +80,58 @@ def test_rank_p_value():
     assert rank_p_value(-1.0, ref) == pytest.approx(1.0)
     assert rank_p_value(49.0, ref) == pytest.approx((1 + 50) / 100)
     assert rank_p_value(-1.0, ref, higher_is_better=False) == pytest.approx(1 / 100)
+
+
+def test_stationary_bootstrap_resamples_in_blocks():
+    idx = stationary_bootstrap_indices(500, 400, mean_block=20.0, seed=1)
+    assert idx.shape == (400, 500) and idx.min() >= 0 and idx.max() < 500
+    np.testing.assert_array_equal(
+        idx, stationary_bootstrap_indices(500, 400, mean_block=20.0, seed=1)
+    )
+    # a block continues with the next day (wrapping at the end) with probability 1 - 1/20
+    cont = (idx[:, 1:] == (idx[:, :-1] + 1) % 500).mean()
+    assert cont == pytest.approx(1 - 1 / 20, abs=0.01)
+    # every day is about equally likely to be drawn
+    counts = np.bincount(idx.ravel(), minlength=500) / idx.size
+    assert counts.max() < 3 / 500
+    iid = stationary_bootstrap_indices(500, 400, mean_block=1.0, seed=1)
+    assert (iid[:, 1:] == (iid[:, :-1] + 1) % 500).mean() < 0.01
+    with pytest.raises(ValueError, match="mean_block"):
+        stationary_bootstrap_indices(10, 10, mean_block=0.5)
+
+
+def test_sharpe_bootstrap_point_estimate_and_coverage():
+    rng = np.random.default_rng(3)
+    daily_mu, daily_sd = 0.0005, 0.01  # true annual Sharpe 0.0005/0.01*sqrt(252) = 0.79
+    true = daily_mu / daily_sd * np.sqrt(252)
+    r = rng.normal(daily_mu, daily_sd, size=(60, 750))
+    sharpe, reps = sharpe_bootstrap(r, n_boot=400, mean_block=5.0, seed=0)
+    assert reps.shape == (60, 400)
+    assert sharpe[0] == pytest.approx(sharpe_ratio(r[0]), rel=1e-12)  # the metrics' formula
+    lo, hi = np.quantile(reps, [0.025, 0.975], axis=1)
+    coverage = np.mean((lo <= true) & (true <= hi))
+    assert 0.85 <= coverage <= 1.0  # nominal 95%, 60 series
+
+
+def test_sharpe_bootstrap_is_paired_and_widens_with_dependence():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0004, 0.01, 1000)
+    _, reps = sharpe_bootstrap(np.stack([x, x]), n_boot=300)
+    np.testing.assert_array_equal(reps[0], reps[1])  # same days: a zero difference
+    # autocorrelated returns: blocks keep the dependence, so the interval is wider than iid's
+    e = rng.normal(0, 0.01, 3000)
+    ar = np.empty_like(e)
+    ar[0] = e[0]
+    for t in range(1, e.size):
+        ar[t] = 0.6 * ar[t - 1] + e[t]
+    ar += 0.0003
+
+    def width(mean_block: float) -> float:
+        _, rep = sharpe_bootstrap(ar, n_boot=600, mean_block=mean_block, seed=2)
+        lo, hi = np.quantile(rep[0], [0.025, 0.975])
+        return hi - lo
+
+    assert width(25.0) > 1.4 * width(1.0)
+    const = np.full((1, 50), 0.001)
+    s, rep = sharpe_bootstrap(const, n_boot=10)
+    assert np.isnan(s[0]) and np.isnan(rep).all()  # zero variance: no Sharpe ratio

@@ -45,6 +45,10 @@ def test_quick_run_and_report(tmp_path: Path) -> None:
     report = build_report(outcome.run_dir.path)
     html = report.read_text()
     assert "Sharpe ratio of buy-and-hold" in html
+    # the uncertainty of a deterministic backtest is over time, not over seeds
+    assert "Seeds change only the random strategy" in html
+    assert "stationary block bootstrap" in html and "minus buy-and-hold" in html
+    assert "selection bias" not in html  # one parameter set per strategy
     figures = sorted(p.name for p in (outcome.run_dir.path / "figures").iterdir())
     assert any("trades" in f for f in figures) and any("monthly" in f for f in figures)
     assert any("drawdown" in f for f in figures) and any("equity" in f for f in figures)
@@ -143,6 +147,10 @@ def test_cli_backtest_single_and_grid(tmp_path: Path, capsys) -> None:
         "heatmap" in p.name or "over-fast-x-slow" in p.name
         for p in (grid_run / "figures").iterdir()
     )
+    summary = (grid_run / "summary.md").read_text()
+    assert "4 of sma-crossover" in summary and "selection bias" in summary
+    assert "Sharpe ratio over time" in summary
+    assert "## Pairwise" not in summary  # one seed: nothing for seeds to separate
 
 
 @pytest.mark.parametrize(
