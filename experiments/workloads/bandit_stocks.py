@@ -68,7 +68,7 @@ class BanditStocks(Workload):
     """Stock-picking bandits on bundled (or user) daily closes."""
 
     name = "bandit-stocks"
-    description = "bandit agents pick one stock a day; compared with random pickers"
+    description = "bandit agents pick one stock a day; compared with random pickers and holders"
     agent_types = {
         **AGENTS,
         **{b: _baseline(b) for b in _BASELINES},
