@@ -9,6 +9,7 @@ the same resampled days.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -56,7 +57,9 @@ def sharpe_over_time_table(
         sharpe, reps = sharpe_bootstrap(
             equity[:, 1:] / equity[:, :-1] - 1.0, mean_block=MEAN_BLOCK_DAYS, n_boot=N_BOOT
         )
-        lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=1)
+        with warnings.catch_warnings():  # a flat strategy has no Sharpe ratio: NaN, quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=1)
         r = names.index(ref) if ref in names else None
         for i, name in enumerate(names):
             row = {
@@ -68,7 +71,9 @@ def sharpe_over_time_table(
             }
             if r is not None and i != r:
                 diff = reps[i] - reps[r]
-                d_lo, d_hi = np.nanquantile(diff, [0.025, 0.975])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    d_lo, d_hi = np.nanquantile(diff, [0.025, 0.975])
                 row.update(
                     {
                         f"minus {ref}": sharpe[i] - sharpe[r],
