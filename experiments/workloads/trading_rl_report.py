@@ -25,6 +25,7 @@ from experiments.stats import (
     probability_of_improvement,
 )
 from experiments.workload import PlotContext
+from experiments.workloads.trading_uncertainty import sharpe_over_time_table
 
 __all__ = ["PLOTS", "comparison", "notes", "plot_oos", "plot_p_beat", "plot_positions", "tables"]
 
@@ -142,6 +143,10 @@ def comparison(ctx: PlotContext) -> pd.DataFrame:
     bh = next((n for n in names if ctx.agents[n].type == BASELINE), None)
     rules = [n for n in names if _is_rule(ctx, n)]
     best = _best_rule(ctx, rules, s)
+
+    def seeds_matter(*agents: str) -> bool:  # else a P over seeds is 0 or 1 by construction
+        return any(len(s[a]) > 1 and np.ptp(s[a]) > 0 for a in agents)
+
     rows = []
     for n in names:
         ci = bootstrap_mean(s[n])
@@ -151,11 +156,16 @@ def comparison(ctx: PlotContext) -> pd.DataFrame:
             "Sharpe mean [95% CI]": f"{ci}",
         }
         if bh is not None:
+            varies = seeds_matter(n, bh)
             d = bootstrap_diff(s[n], s[bh])
-            row["P(beats buy-and-hold)"] = probability_of_improvement(s[n], s[bh])
-            row["Sharpe − buy-and-hold [95% CI]"] = f"{d}"
+            row["P(beats buy-and-hold)"] = (
+                probability_of_improvement(s[n], s[bh]) if varies else np.nan
+            )
+            row["Sharpe − buy-and-hold [95% CI]"] = f"{d}" if varies else f"{d.estimate:.4g}"
         if best is not None:
-            row[f"P(beats best rule: {best})"] = probability_of_improvement(s[n], s[best])
+            row[f"P(beats best rule: {best})"] = (
+                probability_of_improvement(s[n], s[best]) if seeds_matter(n, best) else np.nan
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -241,12 +251,15 @@ def tables(ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
     """The comparison table (see :func:`comparison`)."""
     if ctx.scalars.empty or not (ctx.scalars["metric"] == "sharpe_ratio").any():
         return []
-    return [
+    out = [
         (
-            "Out-of-sample Sharpe against buy-and-hold and the best rule-based strategy",
+            "Out-of-sample Sharpe against buy-and-hold and the best rule-based strategy (over "
+            "seeds; — where neither side changes with the seed)",
             comparison(ctx),
         )
     ]
+    over_time = sharpe_over_time_table(ctx, BASELINE)
+    return out + ([over_time] if over_time else [])
 
 
 PLOTS = {"oos_curve": plot_oos, "positions": plot_positions, "p_beat": plot_p_beat}
