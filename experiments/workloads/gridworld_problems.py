@@ -39,9 +39,10 @@ class ProblemEnv(StrictModel):
     """The ``env`` section shared by ``gridworld-dp`` and ``gridworld-control``.
 
     ``problem`` picks the MDP: ``gridworld`` (``map`` is a built-in name — 5x5, 4x4, cliff,
-    windy — ``maze``, map rows or a map file), ``gambler`` (Example 4.3) or ``gymnasium``
-    (``gym_id`` with ``gym_kwargs``, e.g. FrozenLake-v1 {map_name: 8x8}). ``gamma`` is the
-    task's discount, used by planners and learners alike.
+    windy — ``maze``, map rows or a map file; ``wind_noise`` makes the wind stochastic),
+    ``gambler`` (Example 4.3) or ``gymnasium`` (``gym_id`` with ``gym_kwargs``, e.g.
+    FrozenLake-v1 {map_name: 8x8}). ``gamma`` is the task's discount, used by planners and
+    learners alike.
     """
 
     problem: Literal["gridworld", "gambler", "gymnasium"] = "gridworld"
@@ -52,6 +53,7 @@ class ProblemEnv(StrictModel):
     slip: float | None = None
     step_reward: float | None = None
     goal_reward: float | None = None
+    wind_noise: bool | None = None  # stochastic wind on a windy map (Exercise 6.10)
     p_heads: float = Field(default=0.4, ge=0, le=1)
     gym_id: str = "FrozenLake-v1"
     gym_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -115,6 +117,7 @@ def build_problem(cfg: ProblemEnv, seed: np.random.SeedSequence | None = None) -
                 slip=cfg.slip,
                 step_reward=cfg.step_reward,
                 goal_reward=cfg.goal_reward,
+                wind_noise=cfg.wind_noise,
             )
             m = env.model()
             initial = np.zeros(m.n_states)

@@ -154,6 +154,7 @@ def _bad(name: str, *overrides: str) -> None:
         ("gridworld-control", ["agents.cliff SARSA.env.problem=gambler"], "no Gymnasium env"),
         ("gridworld-control", ["agents.cliff SARSA.env.map=5x5"], "1 needs an episodic task"),
         ("gridworld-control", ["budget.episodes=0"], "budget.episodes"),
+        ("gridworld-control", ["agents.cliff SARSA.env.wind_noise=true"], "has no wind"),
     ],
 )
 def test_spec_validation(name: str, overrides: list[str], match: str) -> None:
@@ -166,3 +167,22 @@ def test_cli_lists_gridworld_envs_and_experiments(capsys) -> None:
     out = capsys.readouterr().out
     for item in ("gridworld-dp", "gridworld-control", "qmml/CliffWalking-v0", "qmml/RandomMaze-v0"):
         assert item in out
+
+
+def test_stochastic_windy_gridworld_through_a_spec(tmp_path: Path) -> None:
+    # Exercise 6.10 from a spec: SARSA learns on the stochastic windy gridworld, against V*
+    spec = apply_overrides(
+        apply_quick(resolve_spec("gridworld-control")),
+        [
+            "agents=[{name: windy SARSA, type: sarsa, params: {alpha: 0.5, epsilon: 0.1}}]",
+            "env.map=windy",
+            "env.wind_noise=true",
+            "report.plots=[]",
+            "seeds=1",
+        ],
+    )
+    outcome = run_experiment(spec, out=tmp_path, executor="serial", progress=False)
+    assert outcome.failed == []
+    s = _scalars(outcome.run_dir.path)
+    v_star = s[s["metric"] == "optimal_value"]["value"].iloc[0]
+    assert v_star == pytest.approx(-20.628, abs=1e-3)  # steady wind: -15
