@@ -340,13 +340,19 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
             e = self._equity
             obs[-2] = min(max(self._units * self._close_seq[t] / e, -OBS_BOUND), OBS_BOUND)
             obs[-1] = min(max(self._cash / e, -OBS_BOUND), OBS_BOUND)
-        else:
-            e = self._equity[0]
-            obs[self._ws : -1] = np.clip(
-                self._units[0] * self.market.close[t] / e, -OBS_BOUND, OBS_BOUND
-            )
-            obs[-1] = np.clip(self._cash[0] / e, -OBS_BOUND, OBS_BOUND)
+        elif self._equity[0] != 0:
+            self._write_weights(obs, t)
+        else:  # equity exactly 0 ends the episode: its last weights are ±inf (clipped) or nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._write_weights(obs, t)
         return obs
+
+    def _write_weights(self, obs: np.ndarray, t: int) -> None:
+        e = self._equity[0]
+        obs[self._ws : -1] = np.clip(
+            self._units[0] * self.market.close[t] / e, -OBS_BOUND, OBS_BOUND
+        )
+        obs[-1] = np.clip(self._cash[0] / e, -OBS_BOUND, OBS_BOUND)
 
     def _fill_window(self, obs: np.ndarray, t: int) -> None:
         lo = t - self._w + 1

@@ -31,6 +31,12 @@ if OBS_BOUND != 50.0:  # _step_one writes the bound as a literal: a constant loa
 MAX_ROW_LIST = 100_000  # rows of the window table kept as a list of row views (~100 B each)
 
 
+def _ieee_div(a: float, b: float) -> float:
+    """``a / b`` with IEEE semantics (±inf, nan) where Python would raise on ``b == 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / np.float64(b))
+
+
 class OneAssetStep:
     """Mixin: ``_step_one`` for :class:`~envs.market.env.StockTradingEnv` with one asset.
 
@@ -165,11 +171,14 @@ class OneAssetStep:
         # the observation: a fresh copy of today's window row, then the portfolio weights
         rows = self._row_seq
         obs = rows[t].copy() if rows is not None else self._window_obs(t)
-        x = units * close / equity
+        held = units * close
+        try:
+            x, y = held / equity, cash / equity
+        except ZeroDivisionError:  # equity exactly 0 (the episode ends): numpy's ±inf / nan
+            x, y = _ieee_div(held, equity), _ieee_div(cash, equity)
         x = -50.0 if -50.0 > x else x  # min(max(x, lo), hi) as PY.clip, NaN included
         obs[-2] = 50.0 if 50.0 < x else x
-        x = cash / equity
-        x = -50.0 if -50.0 > x else x
-        obs[-1] = 50.0 if 50.0 < x else x
+        y = -50.0 if -50.0 > y else y
+        obs[-1] = 50.0 if 50.0 < y else y
         info = {"equity": equity, "cost": cost, "fills": fills, "t": t, "date": dates[t]}
         return obs, reward, equity <= 0.0, t >= self._t_end and equity > 0.0, info

@@ -148,8 +148,10 @@ class MarketVecEnv(VecEnv):
                 win[..., self._rel] = np.clip(logc - logc[:, -1:, :], -OBS_BOUND, OBS_BOUND)
         close = self._close[m, t]
         e = self._equity[idx][:, None]
-        obs[:, lay.window_size : -1] = np.clip(self._units[idx] * close / e, -OBS_BOUND, OBS_BOUND)
-        obs[:, -1] = np.clip(self._cash[idx] / e[:, 0], -OBS_BOUND, OBS_BOUND)
+        with np.errstate(divide="ignore", invalid="ignore"):  # equity exactly 0: ±inf or nan
+            w = np.clip(self._units[idx] * close / e, -OBS_BOUND, OBS_BOUND)
+            obs[:, lay.window_size : -1] = w
+            obs[:, -1] = np.clip(self._cash[idx] / e[:, 0], -OBS_BOUND, OBS_BOUND)
         return obs
 
     # -- stepping -----------------------------------------------------------------------------

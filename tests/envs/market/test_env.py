@@ -16,7 +16,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs  # noqa: F401  (registers the ids)
 from envs.datasets import DataError
-from envs.market import MARKET_ENV_IDS, ExecutionModel, Market, StockTradingEnv
+from envs.market import MARKET_ENV_IDS, ExecutionModel, Market, MarketVecEnv, StockTradingEnv
 from envs.market.synthetic import gbm
 
 FAST = settings(
@@ -347,6 +347,33 @@ def test_errors() -> None:
         env.step(0)
     with pytest.raises(ValueError, match="outside the decisions"):
         env.reset(options={"start": 1})
+
+
+@pytest.mark.parametrize("n_assets", [1, 2])
+def test_equity_exactly_zero_ends_the_episode_quietly(n_assets: int) -> None:
+    # a short of half (one asset: all) the equity at 100 whose price triples (doubles) on the
+    # last day leaves exactly 0.0: no ZeroDivisionError, no warning, the episode terminates
+    close = np.full((300, n_assets), 100.0)
+    close[-1, 0] = 300.0 if n_assets == 2 else 200.0
+    m = Market(pd.bdate_range("2020-01-01", periods=300), ("X", "Y")[:n_assets], close=close)
+    ex = {"allow_short": True, "commission_bps": 0.0, "fill": "close"}
+    env = StockTradingEnv(m, window=5, execution=ex)
+    env.reset(options={"start": 298})
+    action = 0 if n_assets == 1 else np.array([0, 1])  # level 0: short; level 1: flat
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        obs, _, terminated, truncated, info = env.step(action)
+    assert info["equity"] == 0.0 and terminated and not truncated
+    assert obs[env.layout.window_size] == -50.0 and obs[-1] == 50.0  # ±inf weights, clipped
+    if n_assets == 1:  # the same numbers from the vectorised form
+        vec = MarketVecEnv(1, m, window=5, execution=ex)
+        vec.set_options({"start": 298})
+        vec.reset()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            vobs, _, vterm, _, veq = vec.step_arrays(np.array([0]))
+        np.testing.assert_array_equal(vobs[0], obs)
+        assert vterm[0] and veq[0] == 0.0
 
 
 @pytest.mark.parametrize("n_assets", [1, 3])
