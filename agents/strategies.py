@@ -222,6 +222,8 @@ class CrossSectionalMomentum(Strategy):
         past = window[:, -self.lookback, :, features.index("rel_close")]
         b, n = past.shape
         k = max(1, round(self.top * n))
+        if self.allow_short:  # the long and the short basket must not share an asset
+            k = min(k, n // 2)
         order = np.argsort(past, axis=1, kind="stable")  # most negative rel = best return
         w = np.zeros((b, n))
         np.put_along_axis(w, order[:, :k], 1.0 / k, axis=1)

@@ -212,10 +212,10 @@ def sharpe_bootstrap(
     idx = stationary_bootstrap_indices(r.shape[1], n_boot, mean_block=mean_block, seed=seed)
     scale = np.sqrt(periods_per_year)
 
-    def ratio(x: np.ndarray) -> np.ndarray:
-        sd = x.std(axis=-1, ddof=1)
+    def ratio(x: np.ndarray) -> np.ndarray:  # NaN without variation, as metrics.sharpe_ratio
+        sd, mean = x.std(axis=-1, ddof=1), x.mean(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(sd > 0, x.mean(axis=-1) / sd * scale, np.nan)
+            return np.where((sd > 0) & (sd > 1e-12 * np.abs(mean)), mean / sd * scale, np.nan)
 
     reps = np.stack([ratio(row[idx]) for row in r])  # one strategy at a time: memory ~ idx
     return ratio(r), reps

@@ -41,6 +41,8 @@ def returns_of(equity: np.ndarray) -> np.ndarray:
 def total_return_pct(equity: np.ndarray) -> float:
     """``100 * (E_last / E_first - 1)``."""
     e = np.asarray(equity, dtype=np.float64)
+    if len(e) == 0:
+        return float("nan")
     return float(100.0 * (e[-1] / e[0] - 1.0))
 
 
@@ -68,10 +70,11 @@ def sharpe_ratio(
     r = np.asarray(returns, dtype=np.float64) - risk_free_annual / periods_per_year
     if len(r) < 2:
         return float("nan")
-    sd = r.std(ddof=1)
-    if sd == 0:
+    sd, mean = r.std(ddof=1), r.mean()
+    # a constant return leaves only rounding noise in sd (~1e-18): no variation, no ratio
+    if sd == 0 or sd <= 1e-12 * abs(mean):
         return float("nan")
-    return float(r.mean() / sd * np.sqrt(periods_per_year))
+    return float(mean / sd * np.sqrt(periods_per_year))
 
 
 def sortino_ratio(
@@ -96,7 +99,8 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
 
 def max_drawdown_pct(equity: np.ndarray) -> float:
     """Largest peak-to-trough fall in percent, as a negative number (0 if none)."""
-    return float(100.0 * drawdown(equity).min())
+    dd = drawdown(equity)
+    return float(100.0 * dd.min()) if len(dd) else float("nan")
 
 
 def max_drawdown_duration_bars(equity: np.ndarray) -> int:
@@ -120,9 +124,9 @@ def calmar_ratio(equity: np.ndarray, periods_per_year: int = YEAR) -> float:
 def exposure_pct(units: np.ndarray) -> float:
     """Share of bars holding any position, in percent. ``units``: (bars,) or (bars, assets)."""
     u = np.asarray(units, dtype=np.float64)
-    u = u.reshape(len(u), -1)
     if len(u) == 0:
         return float("nan")
+    u = u.reshape(len(u), -1)
     return float(100.0 * np.mean((u != 0).any(axis=1)))
 
 

@@ -139,6 +139,10 @@ def test_momentum_and_reversion_by_hand() -> None:
         _decide(CrossSectionalMomentum(20, top=0.34, allow_short=True), _market(three)),
         [0.0, 0.5, -0.5],
     )
+    # top=0.5 of 3 assets rounds to 2 per basket: capped at 1, so no asset is long and short
+    w = _decide(CrossSectionalMomentum(20, top=0.5, allow_short=True), _market(three))
+    np.testing.assert_allclose(w, [0.0, 0.5, -0.5])
+    assert w.sum() == pytest.approx(0.0) and np.abs(w).sum() == pytest.approx(1.0)
     down = np.linspace(20, 10, 20)  # only losses: RSI 0 -> buy
     assert _decide(RsiReversion(14), _market(down)) == [1.0]
     assert _decide(RsiReversion(14), _market(down[::-1])) == [0.0]  # RSI 100 -> sell

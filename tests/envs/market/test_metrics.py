@@ -61,3 +61,16 @@ def test_exposure_turnover_trades() -> None:
     assert mx.profit_factor(np.array([1.0])) == math.inf
     assert math.isnan(mx.profit_factor(np.array([])))
     assert math.isnan(mx.win_rate_pct(np.array([])))
+
+
+def test_constant_return_and_empty_inputs_give_nan_not_noise() -> None:
+    # a steady 0.1% a day: the returns differ only by rounding (sd ~1e-18), which used to
+    # give a Sharpe ratio of 1e14 that sorted to the top of a grid
+    steady = 100.0 * 1.001 ** np.arange(300)
+    r = mx.returns_of(steady)
+    assert 0 < r.std(ddof=1) < 1e-15  # the rounding noise is really there
+    assert math.isnan(mx.sharpe_ratio(r))
+    empty = np.array([])
+    assert math.isnan(mx.total_return_pct(empty)) and math.isnan(mx.max_drawdown_pct(empty))
+    assert math.isnan(mx.exposure_pct(np.zeros((0, 2))))
+    assert mx.max_drawdown_duration_bars(empty) == 0
