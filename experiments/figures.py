@@ -134,7 +134,13 @@ def plot_param_study(ctx: PlotContext, plot: PlotSpec) -> Figure:
             if vals.empty:
                 continue
             ci = bootstrap_mean(vals.to_numpy())
-            xs.append(float(ctx.agents[n].swept[1]))  # type: ignore[index]
+            x = ctx.agents[n].swept[1]  # type: ignore[index]
+            if isinstance(x, bool) or not isinstance(x, int | float):
+                raise SpecError(
+                    f"report.plots: a 'param_study' needs a numeric swept parameter; "
+                    f"{group} sweeps {x!r} (use a 'bar' plot for named settings)"
+                )
+            xs.append(float(x))
             ms.append(ci.estimate)
             los.append(ci.estimate - ci.low)
             his.append(ci.high - ci.estimate)
@@ -192,6 +198,25 @@ def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig
+
+
+# options that must be numbers, and the type they are read as
+NUMERIC_OPTIONS: dict[str, type] = {"smooth": int, "window": int, "hline": float, "logx": float}
+
+
+def check_options(plot: PlotSpec, where: str) -> None:
+    """Raise a one-line SpecError for a numeric plot option that is not a number."""
+    for key, kind in NUMERIC_OPTIONS.items():
+        if key not in plot.options:
+            continue
+        value = plot.options[key]
+        try:
+            ok = not isinstance(value, bool) and kind(value) == float(value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or (kind is int and int(value) < 1):
+            what = "a whole number >= 1" if kind is int else "a number"
+            raise SpecError(f"{where}.{key}={value!r}: must be {what}")
 
 
 PLOTS: dict[str, Callable[[PlotContext, PlotSpec], Figure]] = {

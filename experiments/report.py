@@ -269,6 +269,9 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     if len(run_dirs) < 2:
         raise SpecError("compare needs at least two run folders")
     runs = [RunDir(p) for p in run_dirs]
+    resolved = [r.path.resolve() for r in runs]
+    if len(set(resolved)) < len(resolved):
+        raise SpecError("compare got the same run folder twice; give different runs")
     specs = [r.load_spec() for r in runs]
     kinds = {s.kind for s in specs}
     if len(kinds) > 1:
@@ -277,6 +280,8 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
         r.path.name if len({s.name for s in specs}) == 1 else f"{s.name}@{r.path.name}"
         for r, s in zip(runs, specs, strict=True)
     ]
+    if len(set(labels)) < len(labels):  # the same spec run twice (two machines, two versions)
+        labels = [f"run{i + 1}-{lab}" for i, lab in enumerate(labels)]
     curves, scalars, agents = [], [], {}
     for run, spec, label in zip(runs, specs, labels, strict=True):
         ctx = _context(run, spec)

@@ -62,6 +62,8 @@ def trial_seed(spec: ExperimentSpec, seed_index: int) -> np.random.SeedSequence:
 
 def _key(agent: str, seed: int) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    if safe.startswith("."):  # a hidden folder reads as a half-written trial on resume
+        safe = "_" + safe
     return f"{safe}__seed{seed:03d}"
 
 

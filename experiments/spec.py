@@ -213,7 +213,12 @@ def load_spec(path: str | Path) -> ExperimentSpec:
             "built-in experiment name (qmml list)"
         )
     try:
-        data = parse_yaml(path.read_text())
+        data = parse_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SpecError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#x} at offset {err.start}); "
+            "save the file as UTF-8"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -240,11 +245,11 @@ def _set_path(data: dict[str, Any], keys: list[str], value: Any, raw: str) -> No
 
 
 def _list_item(items: list[Any], key: str, raw: str) -> Any:
-    if key.isdigit() and int(key) < len(items):
-        return items[int(key)]
-    for item in items:
+    for item in items:  # a name first: an agent may be called "1"
         if isinstance(item, dict) and item.get("name") == key:
             return item
+    if key.isdigit() and int(key) < len(items):
+        return items[int(key)]
     names = [str(i.get("name")) for i in items if isinstance(i, dict)]
     raise SpecError(
         f"--set {raw}: no list item named {key!r}; choose from {', '.join(names)} or an index"

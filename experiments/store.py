@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.spec import ExperimentSpec, SpecError, dump_spec, parse_yaml, spec_from_dict
+from experiments.spec import ExperimentSpec, SpecError, dump_spec, load_spec
 from experiments.workload import TrialResult
 
 __all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
@@ -110,8 +110,9 @@ class RunDir:
         return self.path / "figures"
 
     def trial_done(self, key: str) -> bool:
-        """Whether trial ``key`` has been stored (a complete folder exists)."""
-        return (self.trials_dir / key / "scalars.parquet").is_file()
+        """Whether trial ``key`` has been stored (a complete folder exists); a folder missing
+        a file (deleted by hand) counts as not done, so the trial runs again."""
+        return all((self.trials_dir / key / name).is_file() for name in TRIAL_FILES)
 
     # -- writing ----------------------------------------------------------------------------
     def init(self, spec: ExperimentSpec, *, fresh: bool = False) -> None:
@@ -205,7 +206,7 @@ class RunDir:
                 f"{self.path} is not a run folder (no spec.yaml); give a folder "
                 "under runs/<experiment>/ made by 'qmml run'"
             )
-        return spec_from_dict(parse_yaml(f.read_text()), source=str(f))
+        return load_spec(f)  # malformed or edited: a one-line SpecError
 
     def load_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The consolidated (curves, scalars) tables.
@@ -216,11 +217,25 @@ class RunDir:
         c, s = self.path / "curves.parquet", self.path / "scalars.csv"
         if not (c.is_file() and s.is_file()):
             raise SpecError(f"{self.path} has no results yet; run 'qmml run' to finish it first")
-        return pd.read_parquet(c), pd.read_csv(s)
+        # names such as "NA", "1" or "True" must stay strings; only values may be missing
+        scalars = pd.read_csv(
+            s,
+            dtype={"trial": str, "agent": str, "metric": str},
+            keep_default_na=False,
+            na_values={"value": ["", "nan", "NaN"]},
+        )
+        return pd.read_parquet(c), scalars
 
     def load_meta(self) -> dict[str, Any]:
         f = self.path / "meta.json"
-        return json.loads(f.read_text()) if f.is_file() else {}
+        if not f.is_file():
+            return {}
+        try:
+            return json.loads(f.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SpecError(
+                f"{f} is damaged (not JSON); re-run the experiment to rewrite it"
+            ) from None
 
 
 def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

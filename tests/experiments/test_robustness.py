@@ -1,0 +1,134 @@
+"""Input the runner, the store and the reports must survive: odd agent names, damaged run
+folders, non-UTF-8 specs, bad plot settings (caught before any trial runs), and comparing
+two runs of the same spec."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.report import build_report, compare_runs
+from experiments.runner import run_experiment
+from experiments.spec import SpecError, apply_overrides, load_spec, spec_from_dict
+from experiments.store import RunDir
+
+TINY = {
+    "name": "tiny",
+    "kind": "bandit-testbed",
+    "seed": 1,
+    "seeds": 2,
+    "budget": {"steps": 20, "runs": 5},
+    "agents": [
+        {"name": "eps", "type": "epsilon-greedy", "params": {"epsilon": 0.1}},
+        {"name": "greedy", "type": "epsilon-greedy", "params": {"epsilon": 0.0}},
+    ],
+    "report": {"primary": "mean_reward", "plots": [{"plot": "curve", "metric": "reward"}]},
+}
+
+
+def _run(data: dict, out: Path):
+    return run_experiment(spec_from_dict(data), out=out, executor="serial", progress=False)
+
+
+def test_names_that_look_like_numbers_or_missing_values_stay_names(tmp_path: Path) -> None:
+    agents = [
+        {"name": name, "type": "epsilon-greedy", "params": {"epsilon": 0.1}}
+        for name in ("NA", "2", "True", ".1-greedy")
+    ]
+    outcome = _run({**TINY, "agents": agents}, tmp_path)
+    _, scalars = outcome.run_dir.load_tables()
+    assert set(scalars["agent"]) == {"NA", "2", "True", ".1-greedy"}
+    summary = (build_report(outcome.run_dir.path).parent / "summary.csv").read_text()
+    for name in ("NA", "2", "True", ".1-greedy"):
+        assert f"\n{name}," in summary
+    # a leading dot must not make the trial folder hidden (and deleted as half-written)
+    again = _run({**TINY, "agents": agents}, tmp_path)
+    assert (again.ran, again.skipped) == (0, 8)
+
+
+def test_set_targets_the_agent_named_like_an_index() -> None:
+    agents = [  # "1" sits at index 0, so reading the key as an index picks "eps"
+        {"name": "1", "type": "epsilon-greedy", "params": {"epsilon": 0.3}},
+        {"name": "eps", "type": "epsilon-greedy", "params": {"epsilon": 0.1}},
+    ]
+    spec = apply_overrides(spec_from_dict({**TINY, "agents": agents}), ["agents.1.epsilon=0.9"])
+    params = {a.name: a.params["epsilon"] for a in spec.agents}
+    assert params == {"eps": 0.1, "1": 0.9}
+
+
+def test_a_trial_missing_a_file_runs_again(tmp_path: Path) -> None:
+    first = _run(TINY, tmp_path)
+    reference = (first.run_dir.path / "scalars.csv").read_bytes()
+    (first.run_dir.trials_dir / "eps__seed001" / "curves.parquet").unlink()
+    again = _run(TINY, tmp_path)
+    assert (again.ran, again.skipped) == (1, 3)
+    assert (again.run_dir.path / "scalars.csv").read_bytes() == reference
+
+
+def test_damaged_run_folders_give_one_line_errors(tmp_path: Path) -> None:
+    run = _run(TINY, tmp_path).run_dir.path
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    (broken / "meta.json").write_text('{"status": "comp')
+    with pytest.raises(SpecError, match=r"meta\.json is damaged"):
+        build_report(broken)
+    (broken / "spec.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match="malformed YAML"):
+        RunDir(broken).load_spec()
+
+
+def test_a_spec_that_is_not_utf8(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes("name: tiny\ndescription: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecError, match="not UTF-8"):
+        load_spec(f)
+
+
+@pytest.mark.parametrize(
+    ("plot", "match"),
+    [
+        ({"plot": "curvy", "metric": "reward"}, "unknown plot kind 'curvy'.*did you mean 'curve'"),
+        ({"plot": "curve", "metric": "reward", "options": {"smooth": "abc"}}, "smooth='abc'"),
+        ({"plot": "curve", "metric": "reward", "options": {"hline": "x"}}, "must be a number"),
+    ],
+)
+def test_bad_plots_are_refused_before_any_trial_runs(tmp_path: Path, plot, match) -> None:
+    with pytest.raises(SpecError, match=match):
+        _run({**TINY, "report": {"plots": [plot]}}, tmp_path)
+    assert not list(tmp_path.rglob("trials"))
+
+
+def test_param_study_over_named_settings_says_what_it_needs(tmp_path: Path) -> None:
+    data = {
+        **TINY,
+        "agents": [
+            {
+                "name": "sched",
+                "type": "epsilon-greedy",
+                "params": {"epsilon": 1.0},
+                "sweep": {"schedule": ["inverse", "exponential"]},
+            }
+        ],
+        "report": {"plots": [{"plot": "param_study", "metric": "mean_reward"}]},
+    }
+    outcome = _run(data, tmp_path)
+    with pytest.raises(SpecError, match="numeric swept parameter"):
+        build_report(outcome.run_dir.path)
+
+
+def test_compare_keeps_two_runs_of_the_same_spec_apart(tmp_path: Path) -> None:
+    a = _run(TINY, tmp_path / "a").run_dir.path
+    b = _run({**TINY, "seed": 2}, tmp_path / "b").run_dir.path
+    same_id = tmp_path / "c" / a.name
+    shutil.copytree(b, same_id)  # the same run id (spec hash) in another folder
+    report = compare_runs([a, same_id], out=tmp_path / "cmp")
+    summary = pd.read_csv(report.parent / "summary.csv")
+    assert len(set(summary["agent"])) == 4  # not merged into two
+    with pytest.raises(SpecError, match="same run folder twice"):
+        compare_runs([a, a], out=tmp_path / "cmp2")
+    meta = json.loads((a / "meta.json").read_text())
+    assert meta["status"] == "complete"
