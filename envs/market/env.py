@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.market.actions import finite_actions, level_indices
 from envs.market.data import Market, load_market
 from envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
 from envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
@@ -110,20 +112,18 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
             raise ValueError(f"action_mode={action_mode!r}: choose from {', '.join(ACTION_MODES)}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r}: choose None or 'rgb_array'")
-        if not isinstance(window, int) or window < 1:
-            raise ValueError(f"window={window!r}: must be an integer >= 1")
-        if rebalance_every is not None and rebalance_every < 1:
-            raise ValueError(f"rebalance_every={rebalance_every}: must be >= 1 or None")
+        window = _count("window", window)
+        if rebalance_every is not None:
+            rebalance_every = _count("rebalance_every", rebalance_every)
         self.action_mode, self.window, self.render_mode = action_mode, window, render_mode
         self.rebalance_every = rebalance_every
         self.table = FeatureTable.build(market, tuple(features))
         self.layout = ObservationLayout(window, market.n_assets, self.table.features)
         self.first_decision, self.last_bar = self._period(start, end, split, split_fractions)
         n_decisions = self.last_bar - self.first_decision
+        episode_length = _episode_length(episode_length)
         lengths = (episode_length,) * 2 if isinstance(episode_length, int) else episode_length
-        if lengths is not None and not (
-            len(lengths) == 2 and 1 <= lengths[0] <= lengths[1] <= n_decisions
-        ):
+        if lengths is not None and not 1 <= lengths[0] <= lengths[1] <= n_decisions:
             raise ValueError(
                 f"episode_length={episode_length}: must be in [1, {n_decisions}] (the "
                 "decisions available in the period), or a (shortest, longest) pair in it"
@@ -212,15 +212,18 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         return int(rng.integers(e[0], e[1] + 1))
 
     def targets(self, action: Any) -> Any:
-        """Target weights of an action: a float for one asset, else a (1, N) array."""
-        ex = self.execution
+        """Target weights of an action: a float for one asset, else a (1, N) array.
+
+        Raises:
+            ValueError: the action is not in the action space (or is NaN).
+        """
+        ex, n = self.execution, self.market.n_assets
         if self.action_mode == "discrete":
+            idx = level_indices(action, len(self.levels), n, self.action_space)
             if self._xp is PY:
-                if not isinstance(action, (int, np.integer)):
-                    action = np.asarray(action).reshape(-1)[0]
-                return self._level_list[action]
-            return self._level_w[np.asarray(action, dtype=np.intp).reshape(1, -1)]
-        a = np.asarray(action, dtype=np.float64).reshape(1, -1)
+                return self._level_list[idx[0]]
+            return self._level_w[idx.reshape(1, -1)]
+        a = finite_actions(action, n, self.action_space).reshape(1, -1)
         if self.action_mode == "continuous":
             a = np.clip(a, -1.0, 1.0)
             a = a * ex.max_leverage if ex.allow_short else (a + 1.0) * 0.5 * ex.max_leverage
@@ -241,7 +244,7 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         latest = self.last_bar - length
         if options and "start" in options:
             s = options["start"]
-            t0 = s if isinstance(s, (int, np.integer)) else self.market.index_of(s, "left")
+            t0 = _start_bar(self.market, s)
             if not self.first_decision <= t0 <= self.last_bar - 1:
                 raise ValueError(
                     f"start {s!r} is outside the decisions of this period "
@@ -309,7 +312,11 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
             "t": t,
             "date": self._date_list[t],
         }
-        return self._observe(t), float(reward[0]), e <= 0.0, t >= self._t_end and e > 0.0, info
+        obs = self._observe(t)
+        if e > 0.0:
+            return obs, float(reward[0]), False, t >= self._t_end, info
+        self._t_end = t  # bankrupt: the episode is over; stepping on needs a reset
+        return obs, float(reward[0]), True, False, info
 
     max_table_bytes = 32 * 2**20  # precompute every window of the period up to this size
 
@@ -400,3 +407,33 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
             self.market.tickers,
             f"{self.market.name}  equity {h['equity'][-1]:,.0f}",
         )
+
+
+def _count(name: str, value: Any) -> int:
+    """A positive integer setting (Python or numpy int), else a one-line ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r}: must be a whole number >= 1")
+    return int(value)
+
+
+def _episode_length(value: Any) -> int | tuple[int, int] | None:
+    """``episode_length`` as None, an int or a (shortest, longest) pair of ints."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (_count("episode_length[0]", value[0]), _count("episode_length[1]", value[1]))
+    raise ValueError(
+        f"episode_length={value!r}: give a whole number of steps, a (shortest, longest) pair "
+        "of them, or None for the whole period"
+    )
+
+
+def _start_bar(market: Market, start: Any) -> int:
+    """Bar index of a ``reset`` start option: a bar index (int) or a date."""
+    if isinstance(start, numbers.Integral) and not isinstance(start, bool):
+        return int(start)
+    if isinstance(start, (numbers.Real, bool)):
+        raise ValueError(f"start {start!r}: give a bar index (an int) or a date (YYYY-MM-DD)")
+    return market.index_of(start, "left")

@@ -114,10 +114,12 @@ class OneAssetStep:
         )
         levels = self._level_list
         if levels is not None:
-            try:  # ints and integer scalars index the levels as targets() would
+            try:  # ints and integer scalars index the levels; targets() checks anything else
+                if action < 0:  # a list would wrap a negative index to the last level
+                    raise IndexError
                 w = levels[action]
-            except TypeError:
-                w = self.targets(action)
+            except (TypeError, IndexError, ValueError):
+                w = self.targets(action)  # raises for an action outside the action space
         else:
             w = self.targets(action)
         cash, units = self._cash, self._units
@@ -181,4 +183,7 @@ class OneAssetStep:
         y = -50.0 if -50.0 > y else y
         obs[-1] = 50.0 if 50.0 < y else y
         info = {"equity": equity, "cost": cost, "fills": fills, "t": t, "date": dates[t]}
-        return obs, reward, equity <= 0.0, t >= self._t_end and equity > 0.0, info
+        if equity > 0.0:
+            return obs, reward, False, t >= self._t_end, info
+        self._t_end = t  # bankrupt: the episode is over; stepping on needs a reset
+        return obs, reward, True, False, info

@@ -14,6 +14,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs.datasets import DataError
+from envs.market.actions import finite_actions, level_indices
 from envs.market.data import Market, load_market
 from envs.market.env import StockTradingEnv
 from envs.market.execution import NP, fill_orders, limit_weights, mark_to_market
@@ -61,6 +62,13 @@ class MarketVecEnv(VecEnv):
                 f"markets differ in (days, assets, has_open): {sorted(shapes)}; "
                 "give markets of the same shape"
             )
+        periods = [env_kwargs.get(k) is not None for k in ("start", "end", "split")]
+        if any(periods) and any(not m.dates.equals(markets[0].dates) for m in markets[1:]):
+            # start/end are dates, but the environments share bar indices
+            raise DataError(
+                "markets with different dates cannot share start/end/split: give markets "
+                "with the same dates (e.g. one Market with several tickers), or no period"
+            )
         envs = [StockTradingEnv(m, **env_kwargs) for m in markets]
         self.template = tpl = envs[0]
         super().__init__(n_envs, tpl.observation_space, tpl.action_space)
@@ -98,6 +106,7 @@ class MarketVecEnv(VecEnv):
         self._rstate: tuple[Any, Any, Any] = (np.zeros(n), np.zeros(n), np.zeros(n))
         self._rngs = [np.random.default_rng(None if seed is None else seed + i) for i in range(n)]
         self._actions: np.ndarray | None = None
+        self._running = False  # until reset()
 
     # -- episodes -----------------------------------------------------------------------------
     def _reset_envs(self, idx: np.ndarray) -> None:
@@ -129,6 +138,7 @@ class MarketVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_envs(np.arange(self.num_envs))
         self._reset_options()
+        self._running = True
         return self._observe(np.arange(self.num_envs))
 
     def _observe(self, idx: np.ndarray) -> np.ndarray:
@@ -156,11 +166,17 @@ class MarketVecEnv(VecEnv):
 
     # -- stepping -----------------------------------------------------------------------------
     def targets(self, actions: np.ndarray) -> np.ndarray:
-        """Target weights (n, N) of a batch of actions (same mapping as the single env)."""
+        """Target weights (n, N) of a batch of actions (same mapping as the single env).
+
+        Raises:
+            ValueError: an action outside the action space (or NaN).
+        """
         tpl, ex = self.template, self.execution
+        size = self.num_envs * tpl.market.n_assets
         if tpl.action_mode == "discrete":
-            return tpl._level_w[np.asarray(actions, dtype=np.intp).reshape(self.num_envs, -1)]
-        a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, -1)
+            idx = level_indices(actions, len(tpl.levels), size, tpl.action_space)
+            return tpl._level_w[idx.reshape(self.num_envs, -1)]
+        a = finite_actions(actions, size, tpl.action_space).reshape(self.num_envs, -1)
         if tpl.action_mode == "continuous":
             a = np.clip(a, -1.0, 1.0)
             a = a * ex.max_leverage if ex.allow_short else (a + 1.0) * 0.5 * ex.max_leverage
@@ -176,6 +192,11 @@ class MarketVecEnv(VecEnv):
             (n,), equity (n,).
         """
         ex, tpl = self.execution, self.template
+        if not self._running or (self._t >= self._t_end).any() or (self._equity <= 0).any():
+            raise RuntimeError(
+                "call reset() before step_arrays(), and again after an episode ends "
+                "(step() resets finished environments itself)"
+            )
         w = self.targets(actions)
         t, m = self._t, self._m
         force: Any = False
