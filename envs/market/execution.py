@@ -24,6 +24,7 @@ costs it reports, which are never negative.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -57,17 +58,29 @@ class ExecutionModel:
     initial_cash: float = 100_000.0
 
     def __post_init__(self) -> None:
+        # numpy numbers (from np.arange grids) are numbers too; stored as Python floats so
+        # that a float32 setting cannot change the precision of the accounting
+        for name in (
+            "commission_bps",
+            "slippage_bps",
+            "borrow_bps",
+            "max_leverage",
+            "initial_cash",
+        ):
+            v = getattr(self, name)
+            if isinstance(v, numbers.Real) and not isinstance(v, bool):
+                object.__setattr__(self, name, float(v))
         for name in ("commission_bps", "slippage_bps", "borrow_bps"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0 <= v < 1000):
+            if not (isinstance(v, float) and 0 <= v < 1000):
                 raise ValueError(f"{name}={v!r}: must be a number in [0, 1000) basis points")
         if self.fill not in ("next_open", "next_close", "close"):
             raise ValueError(f"fill={self.fill!r}: choose 'next_open', 'next_close' or 'close'")
         if self.units not in ("fractional", "whole"):
             raise ValueError(f"units={self.units!r}: choose 'fractional' or 'whole'")
-        if not (isinstance(self.max_leverage, (int, float)) and 0 < self.max_leverage <= 10):
+        if not (isinstance(self.max_leverage, float) and 0 < self.max_leverage <= 10):
             raise ValueError(f"max_leverage={self.max_leverage!r}: must be in (0, 10]")
-        if not (isinstance(self.initial_cash, (int, float)) and self.initial_cash > 0):
+        if not (isinstance(self.initial_cash, float) and self.initial_cash > 0):
             raise ValueError(f"initial_cash={self.initial_cash!r}: must be > 0")
 
     @property

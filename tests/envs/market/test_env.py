@@ -515,3 +515,10 @@ def test_random_episode_lengths_are_seeded() -> None:
     assert min(a) >= 10 and max(a) <= 30 and len(set(a)) > 3
     with pytest.raises(ValueError, match=r"\(shortest, longest\)"):
         StockTradingEnv(gbm(400, seed=13), window=5, episode_length=(30, 10))
+
+
+def test_execution_model_takes_numpy_numbers_as_floats() -> None:
+    ex = ExecutionModel(max_leverage=np.int64(2), commission_bps=np.float32(5))
+    assert ex.max_leverage == 2.0 and type(ex.commission_bps) is float
+    with pytest.raises(ValueError, match="commission_bps=True"):
+        ExecutionModel(commission_bps=True)
