@@ -95,6 +95,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.quick:
         spec = apply_quick(spec)
     if args.seeds is not None:
+        if args.seeds < 1:
+            raise SpecError(f"--seeds {args.seeds}: give at least 1 seed")
         spec = apply_overrides(spec, [f"seeds={args.seeds}"])
     if args.set:
         spec = apply_overrides(spec, args.set, _accepts(spec))
@@ -126,8 +128,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         table = table.sort_values("mean", ascending=not spec.report.higher_is_better)
         print(f"\n{spec.report.primary} (mean [95% CI] over {spec.seeds} seed(s)), best first:")
-        for r in table.head(10).itertuples():
-            print(f"  {r.agent:<34} {r.mean:10.4g}  [{r.ci_low:.4g}, {r.ci_high:.4g}]")
+        top = table.head(10)
+        width = max(34, *(len(str(a)) for a in top["agent"])) if len(top) else 34
+        for r in top.itertuples():
+            print(f"  {r.agent:<{width}} {r.mean:10.4g}  [{r.ci_low:.4g}, {r.ci_high:.4g}]")
     print(f"\nreport: {report}")
     if outcome.failed:
         print(

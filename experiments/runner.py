@@ -213,7 +213,8 @@ def run_experiment(
     """
     if executor not in _EXECUTORS:
         raise SpecError(f"unknown executor {executor!r}; choose from serial, process, ray")
-    workers = workers or os.cpu_count() or 1
+    if workers is None:
+        workers = os.cpu_count() or 1
     if workers < 1:
         raise SpecError(f"--workers must be at least 1, got {workers}")
     trials = plan_trials(spec)

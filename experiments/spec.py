@@ -38,8 +38,25 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _unique_keys(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping whose keys must differ: with YAML's default, a repeated key (``seeds: 2`` …
+    ``seeds: 3``) silently keeps the last value."""
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one section", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+
+
 def parse_yaml(text: str) -> Any:
-    """Parse YAML safely, keeping dates as strings."""
+    """Parse YAML safely, keeping dates as strings and refusing repeated keys."""
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
@@ -131,7 +148,7 @@ class ExperimentSpec(_Frozen):
     kind: str
     description: str = ""
     seed: int = Field(default=0, ge=0)
-    seeds: int = Field(default=5, ge=1, le=10_000)
+    seeds: int = Field(default=5, ge=1, le=10_000, strict=True)  # `seeds: true` is no count
     budget: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, Any] = Field(default_factory=dict)
     agents: list[AgentSpec] = Field(min_length=1)
@@ -207,6 +224,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         SpecError: missing file, malformed YAML or an invalid spec.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{str(path)!r} is a folder; give a spec .yaml file or an experiment name")
     if not path.is_file():
         raise SpecError(
             f"spec file {str(path)!r} not found; give a path to a .yaml file or a "
@@ -256,6 +275,20 @@ def _list_item(items: list[Any], key: str, raw: str) -> Any:
     )
 
 
+def _split_override(raw: str, data: dict[str, Any]) -> tuple[str, str]:
+    """KEY and VALUE of ``KEY=VALUE``; an agent name after ``agents.`` may contain ``=``
+    (``agents.ucb c=2.c=3`` sets ``c`` of agent ``ucb c=2``)."""
+    if raw.startswith("agents."):
+        names = [str(a.get("name")) for a in data.get("agents", []) if isinstance(a, dict)]
+        hits = [n for n in names if raw.startswith(f"agents.{n}.") and "=" in n]
+        if hits:
+            head = f"agents.{max(hits, key=len)}."
+            key, text = raw[len(head) :].split("=", 1)
+            return head + key, text
+    key, text = raw.split("=", 1)
+    return key, text
+
+
 def _split_key(key: str, data: dict[str, Any]) -> list[str]:
     """Split a dotted key; an agent name after ``agents.`` may itself contain dots."""
     if key.startswith("agents."):
@@ -284,7 +317,7 @@ def apply_overrides(
     for raw in overrides:
         if "=" not in raw:
             raise SpecError(f"--set {raw!r}: expected KEY=VALUE, e.g. --set budget.steps=500")
-        key, text = raw.split("=", 1)
+        key, text = _split_override(raw, data)
         try:
             value = parse_yaml(text) if text.strip() else ""
         except yaml.YAMLError:

@@ -269,8 +269,11 @@ def check_params(factory: Callable[..., Any], params: dict[str, Any], key: str) 
                 raise SpecError(_unknown("parameter", name, accepted, key))
     try:
         factory(**params)
-    except (ValueError, TypeError) as err:
+    except ValueError as err:
         raise SpecError(f"{key}: {err}") from None
+    except TypeError as err:  # e.g. '<=' between int and str: say which values were given
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise SpecError(f"{key}: {err} (given {given}); check the parameters' types") from None
 
 
 def accepts_param(factory: Callable[..., Any], name: str) -> bool:

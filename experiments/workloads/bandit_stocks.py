@@ -91,7 +91,12 @@ class BanditStocks(Workload):
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         for a in agents:
-            self.closes(self.env_config(spec, a))
+            closes = self.closes(self.env_config(spec, a))
+            if closes.shape[1] < 2:
+                raise SpecError(
+                    f"env.tickers: {closes.shape[1]} stock; a bandit needs at least 2 arms "
+                    "to choose between: list 2 or more tickers"
+                )
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from experiments.report import build_report, compare_runs
 from experiments.runner import run_experiment
@@ -132,3 +133,36 @@ def test_compare_keeps_two_runs_of_the_same_spec_apart(tmp_path: Path) -> None:
         compare_runs([a, a], out=tmp_path / "cmp2")
     meta = json.loads((a / "meta.json").read_text())
     assert meta["status"] == "complete"
+
+
+def test_yaml_with_a_repeated_key_and_boolean_seeds(tmp_path: Path) -> None:
+    f = tmp_path / "dup.yaml"
+    f.write_text("name: tiny\nkind: bandit-testbed\nseeds: 2\nseeds: 3\n")
+    with pytest.raises(SpecError, match="'seeds' appears twice"):
+        load_spec(f)
+    with pytest.raises(SpecError, match="seeds"):
+        spec_from_dict({**TINY, "seeds": True})
+    with pytest.raises(SpecError, match="is a folder"):
+        load_spec(tmp_path)
+
+
+def test_set_reaches_an_agent_whose_name_has_an_equals_sign() -> None:
+    agents = [{"name": "ucb c=2", "type": "ucb", "params": {"c": 2.0}}]
+    spec = apply_overrides(spec_from_dict({**TINY, "agents": agents}), ["agents.ucb c=2.c=3"])
+    assert spec.agents[0].params == {"c": 3}
+
+
+def test_cli_small_errors(tmp_path: Path, capsys) -> None:
+    from experiments.cli import main
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(TINY))
+    common = ["run", str(spec), "--out", str(tmp_path), "--no-progress"]
+    assert main([*common, "--seeds", "0"]) == 2
+    assert "--seeds 0: give at least 1 seed" in capsys.readouterr().err
+    assert main([*common, "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert main(["run", "bandit-stocks", "--quick", "--set", "env.tickers=[AAPL]"]) == 2
+    assert "at least 2 arms" in capsys.readouterr().err
+    assert main(["backtest", "sma-crossover", "--param", "fast=abc", "--out", str(tmp_path)]) == 2
+    assert "given fast='abc'" in capsys.readouterr().err
