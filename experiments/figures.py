@@ -201,7 +201,7 @@ def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
 
 
 # options that must be numbers, and the type they are read as
-NUMERIC_OPTIONS: dict[str, type] = {"smooth": int, "window": int, "hline": float, "logx": float}
+NUMERIC_OPTIONS: dict[str, type] = {"smooth": int, "window": int, "hline": float}
 
 
 def check_options(plot: PlotSpec, where: str) -> None:
