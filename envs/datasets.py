@@ -20,6 +20,7 @@ __all__ = [
     "load_closes",
     "load_sp500_index",
     "load_stock_closes",
+    "parse_date",
 ]
 
 STOCKS_FILE = "us_stocks_20_daily_close_1990_2022.csv.gz"
@@ -28,6 +29,28 @@ SP500_FILE = "sp500_index_daily_1990_2022.csv.gz"
 
 class DataError(ValueError):
     """A problem with market data a user asked for (missing file, unknown ticker, bad range)."""
+
+
+def parse_date(value: object, what: str = "date") -> pd.Timestamp:
+    """``value`` as a timestamp.
+
+    Args:
+        value: a date such as ``"2020-01-31"`` (or a timestamp).
+        what: how the caller names the value in the error, e.g. ``"--start"``.
+
+    Raises:
+        DataError: one line naming the value, instead of pandas' parse error.
+    """
+    ts = pd.NaT
+    # a number would be read as nanoseconds since 1970: never what a user means
+    if not isinstance(value, (int, float, np.number)):
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            pass
+    if ts is pd.NaT:
+        raise DataError(f"{what} {value!r} is not a date; use YYYY-MM-DD")
+    return ts
 
 
 def _bundled(name: str) -> Path:
@@ -97,8 +120,8 @@ def load_closes(
             )
         df = df[list(tickers)]
     first, last = df.index[0].date(), df.index[-1].date()
-    lo = pd.Timestamp(start) if start else df.index[0]
-    hi = pd.Timestamp(end) if end else df.index[-1]
+    lo = parse_date(start, "start") if start else df.index[0]
+    hi = parse_date(end, "end") if end else df.index[-1]
     if lo > hi:
         raise DataError(f"start {lo.date()} is after end {hi.date()}")
     if lo > df.index[-1] or hi < df.index[0]:

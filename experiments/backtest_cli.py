@@ -10,10 +10,12 @@ import argparse
 import difflib
 import inspect
 import itertools
+import sys
 from typing import Any
 
 import yaml
 
+from envs.datasets import DataError, parse_date
 from experiments.spec import SpecError, spec_from_dict
 
 __all__ = ["add_parser", "build_spec"]
@@ -52,7 +54,8 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
 
     Raises:
         SpecError: an unknown strategy, a malformed ``--param``/``--grid``, a parameter
-            both fixed and swept.
+            both fixed and swept, a ``--start``/``--end`` that is not a date, a grid whose
+            every combination the strategy rejects.
     """
     from agents.strategies import STRATEGIES
 
@@ -62,6 +65,7 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         raise SpecError(
             f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}{did}"
         )
+    _check_dates(args)
     params = {k: _value(v) for k, v in _pairs(args.param, "--param").items()}
     if args.allow_short:
         if "allow_short" not in inspect.signature(STRATEGIES[args.strategy]).parameters:
@@ -85,6 +89,7 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         "cost_bps": args.cost_bps,
         "slippage_bps": args.slippage_bps,
         "fill": args.fill,
+        "fill_gaps": args.fill_gaps,
         "units": args.units,
         "allow_short": args.allow_short,
         "start": args.start,
@@ -104,18 +109,7 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         ]
     else:
         keys = list(grid)
-        agents = []
-        for combo in itertools.product(*grid.values()):
-            p = dict(zip(keys, combo, strict=True))
-            label = ",".join(f"{k}={v}" for k, v in p.items())
-            agents.append(
-                {
-                    "name": f"{name}[{label}]",
-                    "type": args.strategy,
-                    "params": {**params, **p},
-                    "group": name,
-                }
-            )
+        agents = _grid_agents(args.strategy, params, grid)
         metric = "sharpe_ratio"
         if len(keys) >= 2:
             plots.append(
@@ -146,6 +140,54 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         "agents": agents,
         "report": {"primary": "sharpe_ratio", "plots": plots},
     }
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    """Raise SpecError for a ``--start``/``--end`` that is not a date (not a traceback)."""
+    for flag, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None:
+            try:
+                parse_date(value, flag)
+            except DataError as err:
+                raise SpecError(str(err)) from None
+
+
+def _grid_agents(
+    strategy: str, params: dict[str, Any], grid: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
+    """One agent per grid combination the strategy accepts; the rest are skipped with a note.
+
+    Overlapping ranges (``fast=10,20,50 slow=20,50,100``) are the natural way to sweep, so
+    a combination the strategy rejects (``fast=50,slow=20``) is skipped, not fatal.
+
+    Raises:
+        SpecError: the strategy rejects every combination (naming the first and why).
+    """
+    from agents.strategies import STRATEGIES
+
+    agents, skipped = [], []
+    for combo in itertools.product(*grid.values()):
+        p = dict(zip(grid, combo, strict=True))
+        label = f"{strategy}[{','.join(f'{k}={v}' for k, v in p.items())}]"
+        try:
+            STRATEGIES[strategy](**params, **p)
+        except ValueError as err:  # a constraint between values
+            skipped.append(f"{label}: {err}")
+            continue
+        except TypeError:
+            pass  # an unknown or mistyped parameter: the spec check names it
+        agents.append(
+            {"name": label, "type": strategy, "params": {**params, **p}, "group": strategy}
+        )
+    if not agents:
+        raise SpecError(f"no grid combination is valid, e.g. {skipped[0]}; change the values")
+    if skipped:
+        print(
+            f"note: skipped {len(skipped)} of {len(skipped) + len(agents)} grid combinations "
+            f"that {strategy} rejects, e.g. {skipped[0]}",
+            file=sys.stderr,
+        )
+    return agents
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
@@ -219,6 +261,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=["next_open", "next_close", "close"],
         default="next_open",
         help="when orders fill (default: next bar's open)",
+    )
+    sp.add_argument(
+        "--fill-gaps",
+        action="store_true",
+        help="carry a ticker's last close over days it has no price (e.g. holidays of "
+        "another exchange); default: report gaps as an error",
     )
     sp.add_argument(
         "--units",

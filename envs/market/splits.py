@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from envs.datasets import DataError
+from envs.datasets import DataError, parse_date
 
 __all__ = ["WalkForwardWindow", "decision_range", "split_dates", "walk_forward"]
 
@@ -91,7 +91,7 @@ def walk_forward(
             f"step_days={step} < test_days={test_days}: test periods would "
             "overlap; use step_days >= test_days"
         )
-    first = 0 if start is None else int(dates.searchsorted(pd.Timestamp(start)))
+    first = 0 if start is None else int(dates.searchsorted(parse_date(start, "start")))
     need = train_days + val_days + test_days
     if len(dates) - first < need:
         raise DataError(
@@ -134,18 +134,41 @@ def decision_range(
     Raises:
         DataError: no decision possible (the window and warm-up leave no room).
     """
-    lo = 0 if start is None else int(dates.searchsorted(pd.Timestamp(start), side="left"))
+    lo = 0 if start is None else int(dates.searchsorted(parse_date(start, "start"), side="left"))
     hi = (
         len(dates) - 1
         if end is None
-        else int(dates.searchsorted(pd.Timestamp(end), side="right")) - 1
+        else int(dates.searchsorted(parse_date(end, "end"), side="right")) - 1
     )
     first = max(lo, first_valid + window - 1)
     if hi - first < 1:
-        raise DataError(
-            f"{name}: no decision possible in {start or _iso(dates[0])}..{end or _iso(dates[-1])}"
-            f": a window of {window} days after {first_valid} warm-up days needs data from "
-            f"{_iso(dates[min(first, len(dates) - 1)])} and at least one later day; use a "
-            "shorter window or a longer period"
-        )
+        raise DataError(_no_decision(dates, first_valid, window, lo, hi, start, end, name))
     return first, hi
+
+
+def _no_decision(
+    dates: pd.DatetimeIndex,
+    first_valid: int,
+    window: int,
+    lo: int,
+    hi: int,
+    start: str | None,
+    end: str | None,
+    name: str,
+) -> str:
+    """Why a period holds no decision: too little data for the warm-up, or no day after
+    ``start`` (a decision needs one later day to fill on)."""
+    period = f"{start or _iso(dates[0])}..{end or _iso(dates[-1])}"
+    need, have = first_valid + window + 1, hi + 1
+    if need > have:
+        upto = f" up to {_iso(dates[hi])}" if hi >= 0 else ""
+        return (
+            f"{name}: no decision possible in {period}: a window of {window} days after "
+            f"{first_valid} warm-up days needs {need} days of data{upto} (one more to "
+            f"trade on), but there are {have}; use a shorter window or a longer period"
+        )
+    return (
+        f"{name}: no decision possible in {period}: {hi - lo + 1} day(s) from the start, "
+        "need 2 (a decision day and a later day to trade on); choose an earlier start "
+        "or a later end"
+    )

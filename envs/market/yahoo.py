@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from envs.datasets import DataError
+from envs.datasets import DataError, parse_date
 from envs.market.data import BUNDLED, Market, market_from_frames
 
 __all__ = ["cache_dir", "cached_files", "download"]
@@ -48,6 +48,7 @@ def download(
     end: str | None = None,
     cache: str | Path | None = None,
     refresh: bool = False,
+    fill: str | None = None,
 ) -> Market:
     """Daily OHLCV bars of ``tickers`` (adjusted for splits and dividends) as a :class:`Market`.
 
@@ -56,6 +57,8 @@ def download(
         start, end: inclusive date range (``YYYY-MM-DD``).
         cache: cache folder (default: :func:`cache_dir`).
         refresh: download again even if the cache has this request.
+        fill: None rejects a ticker's missing day (e.g. an exchange holiday), ``"ffill"``
+            carries its last close forward (see :func:`market_from_frames`).
 
     Raises:
         DataError: no network or an empty answer from Yahoo (naming the cached alternatives),
@@ -63,10 +66,13 @@ def download(
     """
     if not tickers:
         raise DataError("yahoo download needs at least one ticker")
+    for what, value in (("start", start), ("end", end)):
+        if value is not None:
+            parse_date(value, what)  # here, not as an 'offline' error from the download
     folder = Path(cache) if cache else cache_dir()
     path = folder / f"{_key(tickers, start, end)}.parquet"
     if path.is_file() and not refresh:
-        return _to_market(pd.read_parquet(path), tickers, path.stem)
+        return _to_market(pd.read_parquet(path), tickers, path.stem, fill)
     try:
         import yfinance as yf
 
@@ -90,7 +96,7 @@ def download(
     tmp = path.with_suffix(".parquet.tmp")
     long.to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: a half-written file never looks like a cache hit
-    return _to_market(long, tickers, path.stem)
+    return _to_market(long, tickers, path.stem, fill)
 
 
 def _offline(tickers: list[str], folder: Path, why: str) -> str:
@@ -121,7 +127,7 @@ def _tidy(raw: pd.DataFrame, tickers: list[str]) -> pd.DataFrame:
     return long.rename_axis("date").reset_index()
 
 
-def _to_market(long: pd.DataFrame, tickers: list[str], name: str) -> Market:
+def _to_market(long: pd.DataFrame, tickers: list[str], name: str, fill: str | None) -> Market:
     missing = sorted(set(tickers) - set(long["ticker"]))
     if missing:
         raise DataError(
@@ -136,7 +142,7 @@ def _to_market(long: pd.DataFrame, tickers: list[str], name: str) -> Market:
     for f in frames:
         frames[f].index = pd.DatetimeIndex(frames[f].index, name="Date")
     # Yahoo leaves holes where one exchange trades and another does not: drop all-empty
-    # rows, then report any remaining gap through the normal validation
+    # rows, then fill or report any remaining gap through the normal validation
     close = frames["close"]
     keep = close.notna().any(axis=1)
-    return market_from_frames({f: df[keep] for f, df in frames.items()}, name=name)
+    return market_from_frames({f: df[keep] for f, df in frames.items()}, name=name, fill=fill)

@@ -8,21 +8,24 @@ fill price). Scalars are every metric of :mod:`envs.market.metrics`.
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agents.strategies import STRATEGIES
-from envs.datasets import DataError
+from envs.datasets import DataError, parse_date
 from envs.market.backtest import BacktestResult, backtest
-from envs.market.data import Market, load_market
+from envs.market.data import GapError, Market, load_market
 from envs.market.execution import ExecutionModel
+from envs.market.features import FeatureTable
 from envs.market.metrics import drawdown
 from envs.market.render import grid_heatmap
+from envs.market.splits import decision_range
 from experiments.figures import agent_colors, curve_matrix, select_agents
 from experiments.spec import ExperimentSpec, PlotSpec, SpecError
 from experiments.stats import bootstrap_curve
@@ -32,6 +35,7 @@ from experiments.workload import (
     StrictModel,
     TrialResult,
     Workload,
+    accepts_param,
     register,
 )
 from experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
@@ -56,6 +60,19 @@ class TradingEnv(StrictModel):
     max_leverage: float = Field(default=1.0, gt=0, le=10)
     initial_cash: float = Field(default=100_000.0, gt=0)
     report_ticker: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2018-06-01 as a date; accept it as the ISO string
+        if isinstance(v, (datetime.date, datetime.datetime)):
+            return v.isoformat()[:10]
+        if v is not None:
+            try:  # a bad date fails here, once, not as a traceback later
+                parse_date(v)
+            except DataError:
+                raise ValueError("not a date; use YYYY-MM-DD") from None
+        return v
 
     def execution(self) -> ExecutionModel:
         """The broker settings as an :class:`ExecutionModel`."""
@@ -94,6 +111,11 @@ class TradingBaselines(Workload):
             m = load_market(
                 env.data, tickers=env.tickers, end=env.end, fill="ffill" if env.fill_gaps else None
             )
+        except GapError as err:  # the Python hint (fill='ffill') means nothing here
+            raise SpecError(
+                f"env: {err.problem}; set env.fill_gaps: true (qmml backtest: --fill-gaps) "
+                "to carry the last close forward, or choose another range or tickers"
+            ) from None
         except DataError as err:
             raise SpecError(f"env: {err}") from None
         if env.start and m.dates[-1] < pd.Timestamp(env.start):
@@ -112,9 +134,11 @@ class TradingBaselines(Workload):
                     f"env.report_ticker {env.report_ticker!r} is not one of {', '.join(m.tickers)}"
                 )
             try:
-                self.agent_types[a.type](**a.params).check(m.n_assets)
+                strategy = self.agent_types[a.type](**a.params)
+                strategy.check(m.n_assets)
             except ValueError as err:
                 raise SpecError(f"agents.{a.group}: {err}") from None
+            _check_room(a, strategy, m, env)
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
@@ -173,6 +197,47 @@ class TradingBaselines(Workload):
         """Sharpe ratios with intervals over time (block bootstrap of the days)."""
         table = sharpe_over_time_table(ctx)
         return [table] if table else []
+
+
+# strategy parameters that set how many days of history a decision reads
+_LOOKBACK_PARAMS = ("slow", "lookback_days", "period")
+
+
+def _check_room(agent: ResolvedAgent, strategy: Any, market: Market, env: TradingEnv) -> None:
+    """Raise SpecError before running if the period leaves ``strategy`` no decision.
+
+    A decision needs the strategy's window, warm, on data up to ``env.end``, and a later
+    day to trade on.
+    """
+    feats = tuple(strategy.features) or ("rel_close",)  # as the backtester builds them
+    warm = FeatureTable.build(market, feats).first_valid
+    try:
+        decision_range(market.dates, warm, strategy.lookback, env.start, env.end, market.name)
+    except DataError:
+        raise SpecError(_no_room(agent, strategy.lookback, warm, market, env)) from None
+
+
+def _no_room(
+    agent: ResolvedAgent, lookback: int, warm: int, market: Market, env: TradingEnv
+) -> str:
+    """The one-line reason a period holds no decision, and what to change."""
+    need, have = warm + lookback + 1, market.n_days
+    where = f"agents.{agent.group}: {agent.name}"
+    if need > have:
+        knobs = [p for p in _LOOKBACK_PARAMS if accepts_param(STRATEGIES[agent.type], p)]
+        smaller = f", or a smaller {' or '.join(knobs)}" if knobs else ""
+        return (
+            f"{where} needs {need} days of data up to {market.dates[-1].date()} "
+            f"({lookback} to look back, {warm} of indicator warm-up, 1 to trade on) "
+            f"but {market.name} has {have}; use a longer period (earlier data or a later "
+            f"end){smaller}"
+        )
+    left = int(market.n_days - market.dates.searchsorted(pd.Timestamp(env.start)))
+    return (
+        f"{where} needs 2 days from env.start {env.start} (a decision day and a later day to "
+        f"trade on) but {market.name} has {left} up to {market.dates[-1].date()}; choose an "
+        "earlier start"
+    )
 
 
 def _tables(res: BacktestResult, ticker: str) -> TrialResult:

@@ -174,3 +174,65 @@ def test_cli_errors_are_one_line_exit_2(argv, message, tmp_path: Path, capsys) -
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def _csv(tmp_path: Path, name: str, days: int, gap: bool = False) -> str:
+    """A two-ticker long CSV of ``days`` business days; B misses day 5 if ``gap``."""
+    dates = pd.bdate_range("2015-01-01", periods=days)
+    rows = [
+        f"{d.date()},{t},{100 + i + k},{101 + i + k},{99 + i + k},{100.5 + i + k}"
+        for i, d in enumerate(dates)
+        for k, t in enumerate(("A", "B"))
+        if not (gap and t == "B" and i == 5)
+    ]
+    path = tmp_path / name
+    path.write_text("Date,Ticker,Open,High,Low,Close\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_cli_user_input_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    short, gaps = _csv(tmp_path, "short.csv", 40), _csv(tmp_path, "gaps.csv", 60, gap=True)
+    cases = [
+        (["sma-crossover", "--data", "sp500", "--start", "notadate"], "--start 'notadate' is not"),
+        (
+            ["sma-crossover", "--end", "2020-13-45"],
+            "--end '2020-13-45' is not a date; use YYYY-MM-DD",
+        ),
+        (
+            ["ts-momentum", "--data", short],
+            "ts-momentum needs 128 days of data up to 2015-02-25 (127 to look back, 0 of "
+            "indicator warm-up, 1 to trade on) but short.csv has 40; use a longer period "
+            "(earlier data or a later end), or a smaller lookback_days",
+        ),
+        (
+            ["buy-and-hold", "--data", short, "--start", "2015-02-25"],
+            "buy-and-hold needs 2 days from env.start 2015-02-25",
+        ),
+        (["buy-and-hold", "--data", gaps], "set env.fill_gaps: true (qmml backtest: --fill-gaps)"),
+        (["buy-and-hold", "--tickers", "AAPL", "AAPL"], "tickers repeated"),
+        (["sma-crossover", "--grid", "fast=50,60", "--grid", "slow=10,20"], "no grid combination"),
+    ]
+    for argv, message in cases:
+        assert main(["backtest", *argv, "--out", str(tmp_path)]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "backtest-ts-momentum").exists()  # refused before running
+
+
+def test_spec_start_must_be_a_date(tmp_path: Path) -> None:
+    spec = apply_quick(resolve_spec("trading-baselines"))
+    with pytest.raises(SpecError, match=r"'env.start': 'notadate' \(not a date; use YYYY-MM-DD\)"):
+        run_experiment(apply_overrides(spec, ["env.start=notadate"]), out=tmp_path, progress=False)
+
+
+def test_cli_fill_gaps_and_grid_skips_invalid_combinations(tmp_path: Path, capsys) -> None:
+    gaps = _csv(tmp_path, "gaps.csv", 60, gap=True)
+    out = ["--out", str(tmp_path)]
+    assert main(["backtest", "buy-and-hold", "--data", gaps, "--fill-gaps", *out]) == 0
+    capsys.readouterr()
+    argv = ["sma-crossover", "--data", gaps, "--fill-gaps", "--grid", "fast=5,10"]
+    assert main(["backtest", *argv, "--grid", "slow=10,20", *out]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 of 4 grid combinations" in captured.err
+    assert "sma-crossover[fast=10,slow=10]: need 1 <= fast < slow" in captured.err
+    assert captured.out.count("sma-crossover[fast=") == 3

@@ -227,3 +227,144 @@ def test_yahoo_offline_error_names_cached_alternatives(tmp_path: Path, monkeypat
         yahoo.download(["MSFT"], cache=tmp_path / "empty")
     monkeypatch.setenv("QMML_CACHE", str(tmp_path / "env"))
     assert yahoo.cache_dir() == tmp_path / "env" / "yahoo"
+
+
+GAP = (
+    "Date,Ticker,Open,High,Low,Close,Volume\n"
+    "2020-01-02,A,10,11,9,10,100\n2020-01-02,B,20,21,19,20,100\n"
+    "2020-01-03,A,10,11,9,10.5,100\n2020-01-03,B,25,26.5,24,26,100\n"
+    "2020-01-06,A,10.5,11,10,10.8,100\n"  # B's exchange is closed on 2020-01-06
+    "2020-01-07,A,10.8,11,10,10.9,100\n2020-01-07,B,26,27,25,26.5,100\n"
+)
+
+
+def test_ffill_gap_day_is_a_flat_bar_at_the_last_close(tmp_path: Path) -> None:
+    m = load_csv(_write(tmp_path, GAP), fill="ffill")
+    b, gap = m.tickers.index("B"), 2
+    # never the previous day's open (25), high or low: prices seen before the last close
+    for field in ("open", "high", "low", "close"):
+        assert getattr(m, field)[gap, b] == 26.0, field
+    assert m.volume[gap, b] == 0.0  # no bar, no trading
+    np.testing.assert_array_equal(m.open[:, 0], [10, 10, 10.5, 10.8])  # A: untouched
+
+
+def test_order_before_a_gap_day_fills_at_the_carried_close(tmp_path: Path) -> None:
+    from agents.strategies import BuyAndHold
+    from envs.market.backtest import backtest
+    from envs.market.execution import ExecutionModel
+
+    m = load_csv(_write(tmp_path, GAP), fill="ffill").select(["B"])
+    # decided at the close of 2020-01-03 (26), filled at the next open: the gap day's
+    res = backtest(BuyAndHold(), m, start="2020-01-03", execution=ExecutionModel(0.0))
+    fill = res.fills.iloc[0]
+    assert str(fill["date"].date()) == "2020-01-06" and fill["price"] == 26.0
+
+
+def test_gap_fill_keeps_partial_bars_consistent() -> None:
+    dates = pd.bdate_range("2020-01-01", periods=3)
+    frame = lambda *v: pd.DataFrame({"A": v}, index=dates)  # noqa: E731
+    m = market_from_frames(
+        {
+            "open": frame(10.0, np.nan, 12.0),  # the close is known: open from the last close
+            "high": frame(11.0, np.nan, 13.0),
+            "low": frame(9.0, np.nan, 11.0),
+            "close": frame(10.5, 11.5, 12.5),
+        },
+        fill="ffill",
+    )
+    assert (m.open[1, 0], m.high[1, 0], m.low[1, 0]) == (10.5, 11.5, 10.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("Date,Close\n20200102,1\n20200103,2\n20200106,3\n", "2020-01-02", "2020-01-06"),
+        (  # a daylight-saving change: offsets differ; the local date is kept
+            "Date,Close\n2015-03-06 00:00:00-05:00,1\n2015-03-09 00:00:00-04:00,2\n"
+            "2015-03-10 23:30:00-04:00,3\n",
+            "2015-03-06",
+            "2015-03-10",
+        ),
+    ],
+)
+def test_yyyymmdd_and_mixed_offset_dates(tmp_path: Path, text: str, first: str, last: str) -> None:
+    m = load_csv(_write(tmp_path, text))
+    assert m.n_days == 3 and m.dates.tz is None
+    assert str(m.dates[0].date()) == first and str(m.dates[-1].date()) == last
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "Date,Close\n1577836800,1\n1577923200,2\n",
+            r"'Date' holds numbers \(1577836800\).*YYYY-MM-DD",
+        ),
+        ("Date,Close\n20200102.5,1\n20200103,2\n", "holds numbers"),
+        ("Date,Close\n20201345,1\n20201346,2\n", "unparsable date 20201345"),
+        ("Date,Close\n2015-03-06 00:00:00-05:00,1\nnope,2\n", "unparsable date 'nope'"),
+        (  # day/month/year read month first: the error says what is likely wrong
+            "Date,Close\n12/01/2020,1\n13/01/2020,2\n",
+            "not sorted.*day/month/year, write them as YYYY-MM-DD",
+        ),
+        ("Date,Open,High,Low,Close,Volume\n", "no data rows"),
+        (
+            'Date,Close\n2020-01-02,1\n2020-01-03,"1,234.5"\n',
+            r"column\(s\) Close \(e.g. '1,234.5' on line 3\)",
+        ),
+        ("Date,Ticker,Close\n2020-01-02,A,1\n2020-01-02,B,x\n", r"column\(s\) Close \(e.g. 'x'"),
+    ],
+)
+def test_date_and_number_errors_name_the_column(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        load_csv(_write(tmp_path, text, "SPY.csv"))
+
+
+def test_bad_start_end_and_open_ranges_are_one_line(tmp_path: Path) -> None:
+    m = load_csv(_write(tmp_path, OHLCV))
+    with pytest.raises(DataError, match=r"^date 'notadate' is not a date; use YYYY-MM-DD$"):
+        m.index_of("notadate")
+    with pytest.raises(DataError, match="'2020-13-45' is not a date"):
+        load_csv(_write(tmp_path, OHLCV), end="2020-13-45")
+    with pytest.raises(DataError, match="'notadate' is not a date"):
+        load_market("stocks20", start="notadate")
+    with pytest.raises(DataError, match=r"in the start of the data\.\.2020-01-01 "):
+        m.slice(None, "2020-01-01")
+
+
+def test_stocks20_rejects_repeated_tickers() -> None:
+    with pytest.raises(DataError, match=r"tickers repeated in \['AAPL', 'AAPL'\]; list each once"):
+        load_bundled("stocks20", tickers=["AAPL", "AAPL"])
+
+
+def _gap_cache(tmp_path: Path) -> None:
+    days = pd.bdate_range("2021-01-04", periods=4)
+    rows = [
+        {
+            "date": d,
+            "ticker": t,
+            "open": 10.0 + i,
+            "high": 11.0 + i,
+            "low": 9.0 + i,
+            "close": 10.5 + i,
+            "volume": 100.0,
+        }
+        for t in ("SPY", "EWJ")
+        for i, d in enumerate(days)
+        if not (t == "EWJ" and i == 2)  # a Tokyo holiday
+    ]
+    tmp_path.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(tmp_path / "SPY-EWJ__first__last.parquet", index=False)
+
+
+def test_yahoo_fill_reaches_the_download(tmp_path: Path, monkeypatch) -> None:
+    _gap_cache(tmp_path / "yahoo")
+    monkeypatch.setenv("QMML_CACHE", str(tmp_path))
+    with pytest.raises(
+        mdata.GapError, match=r"1 missing open.*'EWJ' on 2021-01-06; pass fill='ffill'"
+    ):
+        load_market("yahoo", tickers=["SPY", "EWJ"])
+    m = load_market("yahoo", tickers=["SPY", "EWJ"], fill="ffill")
+    assert m.n_days == 4 and m.open[2, 1] == m.close[1, 1] == 11.5
+    with pytest.raises(DataError, match="end 'soon' is not a date"):
+        yahoo.download(["SPY"], end="soon", cache=tmp_path)

@@ -74,3 +74,19 @@ def test_walk_forward_and_range_errors() -> None:
     assert decision_range(DATES, 10, 30, None, None)[0] == 39
     with pytest.raises(DataError, match="no decision possible"):
         decision_range(DATES, 10, 30, "2015-10-01", None)
+
+
+def test_no_decision_messages_say_what_is_needed() -> None:
+    short = DATES[:40]
+    # the window needs more days than there are: say how many, not just the last date
+    with pytest.raises(
+        DataError,
+        match=r"window of 127 days after 0 warm-up days needs 128 days of data up to "
+        r"2010-02-25 \(one more to trade on\), but there are 40; use a shorter window",
+    ):
+        decision_range(short, 0, 127, None, None, "m")
+    # enough history, but the start is the last day: nothing to trade on after it
+    with pytest.raises(DataError, match=r"1 day\(s\) from the start, need 2.*earlier start"):
+        decision_range(short, 0, 5, str(short[-1].date()), None, "m")
+    with pytest.raises(DataError, match=r"^start 'notadate' is not a date; use YYYY-MM-DD$"):
+        decision_range(short, 0, 5, "notadate", None, "m")

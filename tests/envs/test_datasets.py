@@ -1,0 +1,29 @@
+"""The bundled close-price loader: dates a user types are checked, not passed to pandas."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from envs.datasets import DataError, load_closes, load_stock_closes, parse_date
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"start": "notadate"}, r"^start 'notadate' is not a date; use YYYY-MM-DD$"),
+        ({"end": "2020-13-45"}, r"^end '2020-13-45' is not a date; use YYYY-MM-DD$"),
+    ],
+)
+def test_unparsable_range_is_a_one_line_data_error(kw: dict, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        load_closes(None, ["AAPL"], **kw)
+
+
+def test_parse_date_rejects_numbers_and_accepts_dates() -> None:
+    # pandas would read 20200101 as nanoseconds after 1970
+    with pytest.raises(DataError, match=r"--start 20200101 is not a date"):
+        parse_date(20200101, "--start")
+    assert parse_date("2020-01-31") == pd.Timestamp("2020-01-31")
+    closes = load_stock_closes(["AAPL"], "2020-01-02", "2020-01-31")
+    assert closes.index[0] == pd.Timestamp("2020-01-02") and len(closes) == 21
