@@ -82,8 +82,12 @@ def grid_heatmap(
                 f"{col!r} is not a column of the grid table; columns: "
                 f"{', '.join(map(str, table.columns))}"
             )
-    grid = table.pivot_table(index=y, columns=x, values=metric)
+    grid = table.pivot_table(index=y, columns=x, values=metric, dropna=False)
     fig, ax = plt.subplots(figsize=(6.5, 5))
+    if not np.isfinite(grid.to_numpy()).any():  # e.g. no trades in a short period: no Sharpe
+        ax.text(0.5, 0.5, f"no finite {metric} on this grid", ha="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
     im = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns)
     ax.set_yticks(range(grid.shape[0]), grid.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agents.strategies import BuyAndHold, SmaCrossover, Strategy
@@ -127,3 +128,18 @@ def test_grid_heatmap_figure() -> None:
     assert image[1, 1] == pytest.approx(row)
     with pytest.raises(ValueError, match="'sharpe' is not a column"):
         grid_heatmap(table, "fast", "slow", "sharpe")
+
+
+def test_grid_heatmap_of_a_grid_without_finite_values() -> None:
+    import warnings
+
+    from envs.market.render import grid_heatmap
+
+    table = pd.DataFrame(
+        [(5, 10, np.nan), (5, 20, np.nan), (10, 20, np.nan)],
+        columns=["fast", "slow", "sharpe_ratio"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was: singular-limits warnings from an empty image
+        fig = grid_heatmap(table, "fast", "slow")
+    assert "no finite sharpe_ratio" in fig.axes[0].texts[0].get_text()
