@@ -61,7 +61,7 @@ def trial_seed(spec: ExperimentSpec, seed_index: int) -> np.random.SeedSequence:
 
 
 def _key(agent: str, seed: int) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    safe = re.sub(r"[^\w.=-]+", "_", agent).strip("_")  # \w: unicode letters too (ε, δ)
     if safe.startswith("."):  # a hidden folder reads as a half-written trial on resume
         safe = "_" + safe
     return f"{safe}__seed{seed:03d}"
@@ -75,11 +75,20 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     """
     agents = get_workload(spec.kind).validate(spec)
     trials = [Trial(_key(a.name, s), a, s) for a in agents for s in range(spec.seeds)]
-    keys = [t.key for t in trials]
-    if len(set(keys)) != len(keys):
+    owner: dict[str, str] = {}
+    for t in trials:
+        if t.key not in owner:
+            owner[t.key] = t.agent.name
+            continue
+        other = owner[t.key]
+        if other == t.agent.name:
+            raise SpecError(
+                f"agent {other!r} appears twice; a sweep lists the same value twice, or two "
+                "values that print alike: give distinct values"
+            )
         raise SpecError(
-            "two agents map to the same file name; make agent names differ in "
-            "letters or digits, not only punctuation"
+            f"agents {other!r} and {t.agent.name!r} map to the same file name; make their "
+            "names differ in letters or digits, not only punctuation"
         )
     return trials
 

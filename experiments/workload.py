@@ -253,6 +253,8 @@ def _unknown(what: str, value: str, allowed: Any, key: str) -> str:
     allowed = sorted(allowed)
     hint = difflib.get_close_matches(value, allowed, n=1)
     did = f"; did you mean {hint[0]!r}?" if hint else ""
+    if not allowed:
+        return f"{key}: unknown {what} {value!r}; there is none to choose from here"
     return f"{key}: unknown {what} {value!r}; choose from {', '.join(allowed)}{did}"
 
 

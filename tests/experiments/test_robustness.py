@@ -166,3 +166,20 @@ def test_cli_small_errors(tmp_path: Path, capsys) -> None:
     assert "at least 2 arms" in capsys.readouterr().err
     assert main(["backtest", "sma-crossover", "--param", "fast=abc", "--out", str(tmp_path)]) == 2
     assert "given fast='abc'" in capsys.readouterr().err
+
+
+def test_agent_names_that_collide_are_named_in_the_error(tmp_path: Path) -> None:
+    greek = [
+        {"name": n, "type": "epsilon-greedy", "params": {"epsilon": 0.1}}
+        for n in ("ε-greedy", "δ-greedy")
+    ]
+    assert _run({**TINY, "agents": greek}, tmp_path).ran == 4  # distinct letters: fine
+    punct = [
+        {"name": n, "type": "epsilon-greedy", "params": {"epsilon": 0.1}}
+        for n in ("eps (a)", "eps [a]")
+    ]
+    with pytest.raises(SpecError, match=r"agents 'eps \(a\)' and 'eps \[a\]' map to the same"):
+        _run({**TINY, "agents": punct}, tmp_path)
+    twice = [{"name": "e", "type": "epsilon-greedy", "sweep": {"epsilon": [0.1, 0.1]}}]
+    with pytest.raises(SpecError, match="appears twice"):
+        _run({**TINY, "agents": twice}, tmp_path)
