@@ -33,6 +33,7 @@ __all__ = [
     "load_csv",
     "load_market",
     "market_from_frames",
+    "parse_date_column",
 ]
 
 BUNDLED = {
@@ -308,7 +309,7 @@ def _dates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str, str]:
         )
     col = cols[key]
     raw = df[col]
-    dates = _parse_dates(raw, path, col)
+    dates = parse_date_column(raw, path, col)
     if dates.isna().any():
         bad = raw[dates.isna()].iloc[0]
         bad = bad.item() if isinstance(bad, np.generic) else bad  # 20201345, not np.int64(...)
@@ -319,7 +320,7 @@ def _dates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str, str]:
     return df.assign(**{col: dates}), col, hint
 
 
-def _parse_dates(raw: pd.Series, path: Path, col: str) -> pd.Series:
+def parse_date_column(raw: pd.Series, path: Path, col: str) -> pd.Series:
     """Dates of a column (NaT where unparsable), without time zone.
 
     A time zone is dropped keeping each value's local wall-clock time, so a date never moves

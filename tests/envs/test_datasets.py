@@ -27,3 +27,11 @@ def test_parse_date_rejects_numbers_and_accepts_dates() -> None:
     assert parse_date("2020-01-31") == pd.Timestamp("2020-01-31")
     closes = load_stock_closes(["AAPL"], "2020-01-02", "2020-01-31")
     assert closes.index[0] == pd.Timestamp("2020-01-02") and len(closes) == 21
+
+
+def test_user_closes_with_yyyymmdd_dates(tmp_path) -> None:
+    f = tmp_path / "closes.csv"
+    f.write_text("Date,AAA,BBB\n20200102,10,20\n20200103,11,21\n20200106,12,19\n")
+    closes = load_closes(str(f), None, None, None)
+    assert str(closes.index[0].date()) == "2020-01-02"  # not 1970-01-01 plus nanoseconds
+    assert list(closes.columns) == ["AAA", "BBB"]
