@@ -100,6 +100,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         spec = apply_overrides(spec, [f"seeds={args.seeds}"])
     if args.set:
         spec = apply_overrides(spec, args.set, _accepts(spec))
+        _check_shadowed(spec, args.set)
     outcome = run_experiment(
         spec,
         out=args.out,
@@ -141,6 +142,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _check_shadowed(spec: ExperimentSpec, overrides: list[str]) -> None:
+    """Refuse ``--set env.KEY=V`` that no agent would see: when every agent sets
+    ``env.KEY`` itself, the experiment-wide value is never used (nor validated)."""
+    for raw in overrides:
+        key = raw.split("=", 1)[0].strip()
+        if not key.startswith("env.") or key.count(".") != 1:
+            continue
+        name = key[len("env.") :]
+        if spec.agents and all(name in a.env for a in spec.agents):
+            first = spec.agents[0].name
+            raise SpecError(
+                f"--set {key}: every agent sets env.{name} itself, so this value would not be "
+                f"used; set it per agent, e.g. --set 'agents.{first}.env.{name}=...'"
+            )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

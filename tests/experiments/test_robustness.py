@@ -183,3 +183,12 @@ def test_agent_names_that_collide_are_named_in_the_error(tmp_path: Path) -> None
     twice = [{"name": "e", "type": "epsilon-greedy", "sweep": {"epsilon": [0.1, 0.1]}}]
     with pytest.raises(SpecError, match="appears twice"):
         _run({**TINY, "agents": twice}, tmp_path)
+
+
+def test_set_env_that_every_agent_overrides_is_refused(capsys) -> None:
+    from experiments.cli import main
+
+    argv = ["run", "gridworld-dp", "--quick", "--set", "env.gamma=1.5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "every agent sets env.gamma itself" in err and len(err.strip().splitlines()) == 1
