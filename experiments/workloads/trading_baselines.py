@@ -126,9 +126,13 @@ class TradingBaselines(Workload):
         return m
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
+        # a grid has many agents on one market: load it, and its feature warm-up, once
+        markets: dict[str, Market] = {}
+        warm: dict[tuple[str, tuple[str, ...]], int] = {}
         for a in agents:
             env = self.env_config(spec, a)
-            m = self.market(env)
+            key = env.model_dump_json()
+            m = markets[key] = markets.get(key) or self.market(env)
             if env.report_ticker and env.report_ticker not in m.tickers:
                 raise SpecError(
                     f"env.report_ticker {env.report_ticker!r} is not one of {', '.join(m.tickers)}"
@@ -138,7 +142,10 @@ class TradingBaselines(Workload):
                 strategy.check(m.n_assets)
             except ValueError as err:
                 raise SpecError(f"agents.{a.group}: {err}") from None
-            _check_room(a, strategy, m, env)
+            feats = tuple(strategy.features) or ("rel_close",)  # as the backtester builds
+            if (key, feats) not in warm:
+                warm[key, feats] = FeatureTable.build(m, feats).first_valid
+            _check_room(a, strategy, m, env, warm[key, feats])
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
@@ -203,14 +210,14 @@ class TradingBaselines(Workload):
 _LOOKBACK_PARAMS = ("slow", "lookback_days", "period")
 
 
-def _check_room(agent: ResolvedAgent, strategy: Any, market: Market, env: TradingEnv) -> None:
+def _check_room(
+    agent: ResolvedAgent, strategy: Any, market: Market, env: TradingEnv, warm: int
+) -> None:
     """Raise SpecError before running if the period leaves ``strategy`` no decision.
 
-    A decision needs the strategy's window, warm, on data up to ``env.end``, and a later
-    day to trade on.
+    A decision needs the strategy's window, warm (``warm``: the first bar its features are
+    valid), on data up to ``env.end``, and a later day to trade on.
     """
-    feats = tuple(strategy.features) or ("rel_close",)  # as the backtester builds them
-    warm = FeatureTable.build(market, feats).first_valid
     try:
         decision_range(market.dates, warm, strategy.lookback, env.start, env.end, market.name)
     except DataError:
