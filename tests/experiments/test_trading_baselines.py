@@ -54,35 +54,20 @@ def test_quick_run_and_report(tmp_path: Path) -> None:
     assert any("drawdown" in f for f in figures) and any("equity" in f for f in figures)
 
 
-def test_spec_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["env.tickers=[APPL]"], "unknown ticker 'APPL'"),
+        (["env.report_ticker=MSFT"], "report_ticker 'MSFT'"),
+        (["env.tickers=[AAPL]", "env.report_ticker=AAPL"], "at least 2 tickers"),
+        (["env.cost_bps=-1"], "cost_bps"),
+    ],
+)
+def test_spec_errors(tmp_path: Path, overrides: list[str], match: str) -> None:
     spec = apply_quick(resolve_spec("trading-baselines"))
-    with pytest.raises(SpecError, match="unknown ticker 'APPL'"):
+    with pytest.raises(SpecError, match=match):
         run_experiment(
-            apply_overrides(spec, ["env.tickers=[APPL]"]),
-            out=tmp_path,
-            executor="serial",
-            progress=False,
-        )
-    with pytest.raises(SpecError, match="report_ticker 'MSFT'"):
-        run_experiment(
-            apply_overrides(spec, ["env.report_ticker=MSFT"]),
-            out=tmp_path,
-            executor="serial",
-            progress=False,
-        )
-    with pytest.raises(SpecError, match="at least 2 tickers"):
-        run_experiment(
-            apply_overrides(spec, ["env.tickers=[AAPL]", "env.report_ticker=AAPL"]),
-            out=tmp_path,
-            executor="serial",
-            progress=False,
-        )
-    with pytest.raises(SpecError, match="cost_bps"):
-        run_experiment(
-            apply_overrides(spec, ["env.cost_bps=-1"]),
-            out=tmp_path,
-            executor="serial",
-            progress=False,
+            apply_overrides(spec, overrides), out=tmp_path, executor="serial", progress=False
         )
 
 
