@@ -23,7 +23,7 @@ test: $(STAMP)
 	    apt-get install -y -q chromium >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } || \
 	  echo "chromium could not be installed: the browser test will be skipped"
-	$(BIN)/python -m pytest
+	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """Decision makers of qmml-lab, all behind one protocol (:class:`agents.protocol.Agent`)."""
 
-from agents.protocol import Agent
+from qmml.agents.protocol import Agent
 
 __all__ = ["Agent"]

@@ -4,7 +4,7 @@ Every agent runs ``n_runs`` independent learners at once: its state is a set of 
 arrays (arms-major, so per-run reductions over arms are contiguous) and ``act``/``update``
 are whole-array operations. The same objects satisfy the project's agent protocol
 (``learn(env, budget)`` / ``predict(obs)``) on a Gymnasium bandit with ``n_runs = 1``.
-The concrete agents live in :mod:`agents.bandits`.
+The concrete agents live in :mod:`qmml.agents.bandits`.
 """
 
 from __future__ import annotations

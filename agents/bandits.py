@@ -1,6 +1,6 @@
 """Batched k-armed bandit agents (Sutton & Barto 2018, ch. 2).
 
-Each class runs many independent learners at once (see :mod:`agents.bandit_base`); ``AGENTS``
+Each class runs many independent learners at once (see :mod:`qmml.agents.bandit_base`); ``AGENTS``
 maps the names used in experiment specs to the classes.
 """
 
@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from agents.bandit_base import (
+from qmml.agents.bandit_base import (
     BanditAgent,
     BanditTrace,
     BatchedBandit,

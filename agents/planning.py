@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve, spsolve_triangular
 
-from agents.mdp import (
+from qmml.agents.mdp import (
     ConvergenceError,
     MDPError,
     NonTerminatingPolicyError,

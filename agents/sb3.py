@@ -27,7 +27,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
-from agents.lstm_features import LSTMFeatures
+from qmml.agents.lstm_features import LSTMFeatures
 
 __all__ = ["ALGOS", "SB3Agent"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.market.features import ObservationLayout
+from qmml.envs.market.features import ObservationLayout
 
 __all__ = [
     "STRATEGIES",

@@ -30,8 +30,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from agents.bandits import EpsilonGreedy, simulate  # noqa: E402
-from envs.bandit import BanditBatch  # noqa: E402
+from qmml.agents.bandits import EpsilonGreedy, simulate  # noqa: E402
+from qmml.envs.bandit import BanditBatch  # noqa: E402
 
 EPSILONS = (0.0, 0.01, 0.1)
 

@@ -36,8 +36,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-import envs  # noqa: E402, F401  (registers qmml/*)
-from envs.market import Market, MarketVecEnv  # noqa: E402
+import qmml.envs as envs  # noqa: E402, F401  (registers qmml/*)
+from qmml.envs.market import Market, MarketVecEnv  # noqa: E402
 
 
 class NullEnv(gym.Env):

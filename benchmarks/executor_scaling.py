@@ -19,8 +19,8 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from experiments.runner import run_experiment  # noqa: E402
-from experiments.spec import spec_from_dict  # noqa: E402
+from qmml.experiments.runner import run_experiment  # noqa: E402
+from qmml.experiments.spec import spec_from_dict  # noqa: E402
 
 SWEEP = {
     "name": "scaling",

@@ -43,9 +43,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from supervised.data import load_dataset, make_scaler, split  # noqa: E402
-from supervised.mlp import NumpyMLPClassifier  # noqa: E402
-from supervised.torch_nn import TorchMLPClassifier  # noqa: E402
+from qmml.supervised.data import load_dataset, make_scaler, split  # noqa: E402
+from qmml.supervised.mlp import NumpyMLPClassifier  # noqa: E402
+from qmml.supervised.torch_nn import TorchMLPClassifier  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)

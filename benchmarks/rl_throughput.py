@@ -28,12 +28,12 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from agents.sb3 import SB3Agent  # noqa: E402
-from agents.strategies import BuyAndHold  # noqa: E402
-from envs.market import load_market  # noqa: E402
-from envs.market.env import StockTradingEnv  # noqa: E402
-from envs.market.vec_env import MarketVecEnv  # noqa: E402
-from experiments.workloads.trading_rl_eval import evaluate, summary_metrics  # noqa: E402
+from qmml.agents.sb3 import SB3Agent  # noqa: E402
+from qmml.agents.strategies import BuyAndHold  # noqa: E402
+from qmml.envs.market import load_market  # noqa: E402
+from qmml.envs.market.env import StockTradingEnv  # noqa: E402
+from qmml.envs.market.vec_env import MarketVecEnv  # noqa: E402
+from qmml.experiments.workloads.trading_rl_eval import evaluate, summary_metrics  # noqa: E402
 
 ENV = {
     "window": 30,

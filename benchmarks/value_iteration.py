@@ -33,10 +33,10 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from agents.mdp import TabularMDP  # noqa: E402
-from agents.planning import value_iteration  # noqa: E402
-from envs.gridworld_maps import random_maze  # noqa: E402
-from envs.gridworld_model import build_model  # noqa: E402
+from qmml.agents.mdp import TabularMDP  # noqa: E402
+from qmml.agents.planning import value_iteration  # noqa: E402
+from qmml.envs.gridworld_maps import random_maze  # noqa: E402
+from qmml.envs.gridworld_model import build_model  # noqa: E402
 
 
 def _mdptoolbox():

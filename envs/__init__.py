@@ -2,10 +2,10 @@
 
 import gymnasium as gym
 
-from envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
-from envs.gridworld import GridWorldEnv, register_gridworld_envs
-from envs.market.registration import register_market_envs
-from envs.stock_bandit import StockBanditBatch, StockPickingEnv
+from qmml.envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
+from qmml.envs.gridworld import GridWorldEnv, register_gridworld_envs
+from qmml.envs.market.registration import register_market_envs
+from qmml.envs.stock_bandit import StockBanditBatch, StockPickingEnv
 
 __all__ = [
     "BanditBatch",
@@ -24,7 +24,7 @@ register_bandit_envs()
 register_gridworld_envs()
 register_market_envs()
 if "qmml/StockPicking-v0" not in gym.registry:
-    gym.register(id="qmml/StockPicking-v0", entry_point="envs.stock_bandit:StockPickingEnv")
+    gym.register(id="qmml/StockPicking-v0", entry_point="qmml.envs.stock_bandit:StockPickingEnv")
 
 
 def qmml_env_ids() -> list[str]:

@@ -408,5 +408,5 @@ def register_bandit_envs() -> list[str]:
     """
     for env_id, (cls_name, kwargs) in _ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=f"envs.bandit:{cls_name}", kwargs=kwargs)
+            gym.register(id=env_id, entry_point=f"qmml.envs.bandit:{cls_name}", kwargs=kwargs)
     return list(_ENV_IDS)

@@ -111,7 +111,7 @@ class StockPickingEnv(gym.Env[int, int]):
         render_mode: str | None = None,
     ):
         if closes is None:
-            from envs.datasets import load_stock_closes
+            from qmml.envs.datasets import load_stock_closes
 
             closes = load_stock_closes(start="2015-01-01")
         if cost_bps < 0:

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from envs.datasets import DataError, parse_date
-from experiments.spec import SpecError, spec_from_dict
+from qmml.envs.datasets import DataError, parse_date
+from qmml.experiments.spec import SpecError, spec_from_dict
 
 __all__ = ["add_parser", "build_spec"]
 
@@ -57,7 +57,7 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
             both fixed and swept, a ``--start``/``--end`` that is not a date, a grid whose
             every combination the strategy rejects.
     """
-    from agents.strategies import STRATEGIES
+    from qmml.agents.strategies import STRATEGIES
 
     if args.strategy not in STRATEGIES:
         hint = difflib.get_close_matches(args.strategy, list(STRATEGIES), n=1)
@@ -163,7 +163,7 @@ def _grid_agents(
     Raises:
         SpecError: the strategy rejects every combination (naming the first and why).
     """
-    from agents.strategies import STRATEGIES
+    from qmml.agents.strategies import STRATEGIES
 
     agents, skipped = [], []
     for combo in itertools.product(*grid.values()):
@@ -191,8 +191,8 @@ def _grid_agents(
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from experiments.report import build_report
-    from experiments.runner import run_experiment
+    from qmml.experiments.report import build_report
+    from qmml.experiments.runner import run_experiment
 
     spec = spec_from_dict(build_spec(args), source="qmml backtest")
     outcome = run_experiment(spec, out=args.out, executor="serial", progress=False, fresh=True)

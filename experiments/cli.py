@@ -14,7 +14,7 @@ import textwrap
 from importlib import resources
 from pathlib import Path
 
-from experiments.spec import ExperimentSpec, SpecError, apply_overrides, apply_quick, load_spec
+from qmml.experiments.spec import ExperimentSpec, SpecError, apply_overrides, apply_quick, load_spec
 
 __all__ = ["builtin_experiments", "main", "resolve_spec"]
 
@@ -33,7 +33,7 @@ that has an epsilon). The same command with the same settings resumes an interru
 
 def builtin_experiments() -> dict[str, Path]:
     """Built-in experiment names and their spec files."""
-    folder = resources.files("experiments") / "specs"
+    folder = resources.files("qmml.experiments") / "specs"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
 
 
@@ -59,8 +59,8 @@ def resolve_spec(name_or_path: str) -> ExperimentSpec:
 def _cmd_list(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    import envs
-    from experiments.workload import workloads
+    import qmml.envs as envs
+    from qmml.experiments.workload import workloads
 
     print("experiments (qmml run NAME):")
     for name, path in sorted(builtin_experiments().items()):
@@ -77,7 +77,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _accepts(spec: ExperimentSpec):
-    from experiments.workload import accepts_param, get_workload
+    from qmml.experiments.workload import accepts_param, get_workload
 
     types = get_workload(spec.kind).agent_types
 
@@ -88,8 +88,8 @@ def _accepts(spec: ExperimentSpec):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from experiments.report import build_report, summary_table
-    from experiments.runner import run_experiment
+    from qmml.experiments.report import build_report, summary_table
+    from qmml.experiments.runner import run_experiment
 
     spec = resolve_spec(args.experiment)
     if args.quick:
@@ -161,14 +161,14 @@ def _check_shadowed(spec: ExperimentSpec, overrides: list[str]) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from experiments.report import build_report
+    from qmml.experiments.report import build_report
 
     print(f"report: {build_report(args.run_dir)}")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from experiments.report import compare_runs
+    from qmml.experiments.report import compare_runs
 
     print(f"report: {compare_runs(args.run_dirs, args.out)}")
     return 0
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=None, help="folder for the comparison (default: runs/compare/<hash>)"
     )
     sp.set_defaults(func=_cmd_compare)
-    from experiments.backtest_cli import add_parser as _add_backtest
+    from qmml.experiments.backtest_cli import add_parser as _add_backtest
 
     _add_backtest(sub)
     return p
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qmml`` console script."""
     args = build_parser().parse_args(argv)
     # imported after parsing: `--help` then never loads the environments (about 0.5 s)
-    from envs.datasets import DataError
+    from qmml.envs.datasets import DataError
 
     try:
         return int(args.func(args))

@@ -1,5 +1,5 @@
 """Plot kinds for reports. Each takes a :class:`PlotContext` (stored results only) and a
-:class:`PlotSpec` and returns a matplotlib Figure; statistics come from ``experiments.stats``.
+:class:`PlotSpec` and returns a matplotlib Figure; statistics come from ``qmml.experiments.stats``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.spec import PlotSpec, SpecError
-from experiments.stats import bootstrap_curve, bootstrap_mean
-from experiments.workload import PlotContext
+from qmml.experiments.spec import PlotSpec, SpecError
+from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
+from qmml.experiments.workload import PlotContext
 
 __all__ = [
     "PLOTS",

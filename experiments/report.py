@@ -16,12 +16,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments.figures import PLOTS
-from experiments.report_page import Page, render_html, render_markdown
-from experiments.spec import ExperimentSpec, PlotSpec, SpecError
-from experiments.stats import bootstrap_diff, bootstrap_mean, iqm, probability_of_improvement
-from experiments.store import RunDir, atomic_write_bytes, atomic_write_text
-from experiments.workload import PlotContext, expand_agents, get_workload
+from qmml.experiments.figures import PLOTS
+from qmml.experiments.report_page import Page, render_html, render_markdown
+from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError
+from qmml.experiments.stats import bootstrap_diff, bootstrap_mean, iqm, probability_of_improvement
+from qmml.experiments.store import RunDir, atomic_write_bytes, atomic_write_text
+from qmml.experiments.workload import PlotContext, expand_agents, get_workload
 
 __all__ = ["build_report", "compare_runs", "pairwise_table", "summary_table"]
 

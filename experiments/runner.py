@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from experiments.spec import ExperimentSpec, SpecError, spec_hash
-from experiments.store import RunDir, TrialFiles, encode_trial, environment_meta, now_iso
-from experiments.workload import RUN_DIR_ENV, ResolvedAgent, get_workload
+from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
+from qmml.experiments.store import RunDir, TrialFiles, encode_trial, environment_meta, now_iso
+from qmml.experiments.workload import RUN_DIR_ENV, ResolvedAgent, get_workload
 
 __all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_seed"]
 

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.spec import ExperimentSpec, SpecError, dump_spec, load_spec
-from experiments.workload import TrialResult
+from qmml.experiments.spec import ExperimentSpec, SpecError, dump_spec, load_spec
+from qmml.experiments.workload import TrialResult
 
 __all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from experiments.spec import ExperimentSpec, SpecError
+from qmml.experiments.spec import ExperimentSpec, SpecError
 
 __all__ = [
     "PlotContext",
@@ -196,7 +196,7 @@ class Workload:
 
     def _check_plots(self, spec: ExperimentSpec) -> None:
         """Plot kinds and typed options, before any trial runs (not after hours of work)."""
-        from experiments.figures import PLOTS, check_options  # matplotlib: only when needed
+        from qmml.experiments.figures import PLOTS, check_options  # matplotlib: only when needed
 
         kinds = {**PLOTS, **self.plots}
         for i, p in enumerate(spec.report.plots):
@@ -322,7 +322,7 @@ def register(workload: Workload) -> Workload:
 
 def workloads() -> dict[str, Workload]:
     """All registered workloads by name (importing the built-in ones first)."""
-    from experiments.workloads import load_all
+    from qmml.experiments.workloads import load_all
 
     load_all()
     return dict(_REGISTRY)
@@ -334,7 +334,7 @@ def get_workload(kind: str) -> Workload:
     Raises:
         SpecError: unknown kind, with the registered ones listed.
     """
-    from experiments.workloads import BUILTIN, load
+    from qmml.experiments.workloads import BUILTIN, load
 
     if kind not in _REGISTRY and not load(kind):
         raise SpecError(_unknown("kind", kind, {*BUILTIN, *_REGISTRY}, "kind"))

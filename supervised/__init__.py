@@ -7,7 +7,7 @@ estimators are imported on first use, so ``import supervised`` does not load tor
 
 from typing import Any
 
-from supervised.data import (
+from qmml.supervised.data import (
     DataError,
     Dataset,
     load_csv,
@@ -19,9 +19,9 @@ from supervised.data import (
     scaled,
     split,
 )
-from supervised.linear import LinearRegression, polynomial_regression
-from supervised.logistic import LogisticRegression
-from supervised.metrics import (
+from qmml.supervised.linear import LinearRegression, polynomial_regression
+from qmml.supervised.logistic import LogisticRegression
+from qmml.supervised.metrics import (
     classification_scores,
     cross_validate_error,
     learning_curve_error,
@@ -29,8 +29,8 @@ from supervised.metrics import (
     regression_scores,
     validation_curve_error,
 )
-from supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from supervised.nn import Sequential, build_mlp, gradient_check, log_softmax, softmax
+from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.nn import Sequential, build_mlp, gradient_check, log_softmax, softmax
 
 __all__ = [
     "DataError",
@@ -68,7 +68,7 @@ _TORCH = ("TorchMLPClassifier", "TorchMLPRegressor")
 
 def __getattr__(name: str) -> Any:
     if name in _TORCH:
-        from supervised import torch_nn
+        from qmml.supervised import torch_nn
 
         return getattr(torch_nn, name)
-    raise AttributeError(f"module 'supervised' has no attribute {name!r}")
+    raise AttributeError(f"module 'qmml.supervised' has no attribute {name!r}")

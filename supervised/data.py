@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from envs.datasets import DataError
+from qmml.envs.datasets import DataError
 
 __all__ = [
     "DATASETS",
@@ -72,7 +72,7 @@ class Dataset:
 
 def load_salary() -> Dataset:
     """The lecture's 30-row salary data: years of experience -> salary (see data/README.md)."""
-    path = Path(str(resources.files("supervised") / "data" / "salary.csv"))
+    path = Path(str(resources.files("qmml.supervised") / "data" / "salary.csv"))
     df = pd.read_csv(path, index_col=0)
     return Dataset(
         df[["YearsExperience"]].to_numpy(np.float64),

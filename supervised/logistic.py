@@ -21,8 +21,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from supervised.linear import check_gd_params
-from supervised.nn import log_softmax
+from qmml.supervised.linear import check_gd_params
+from qmml.supervised.nn import log_softmax
 
 __all__ = ["LogisticRegression"]
 

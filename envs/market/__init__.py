@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.market.backtest import BacktestResult, backtest, backtest_batch, backtest_grid
-from envs.market.data import BUNDLED, Market, load_bundled, load_csv, load_market
-from envs.market.env import StockTradingEnv
-from envs.market.execution import ExecutionModel
-from envs.market.features import DEFAULT_FEATURES, FEATURES, FeatureTable, ObservationLayout
-from envs.market.registration import MARKET_ENV_IDS, register_market_envs
-from envs.market.splits import WalkForwardWindow, split_dates, walk_forward
+from qmml.envs.market.backtest import BacktestResult, backtest, backtest_batch, backtest_grid
+from qmml.envs.market.data import BUNDLED, Market, load_bundled, load_csv, load_market
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.execution import ExecutionModel
+from qmml.envs.market.features import DEFAULT_FEATURES, FEATURES, FeatureTable, ObservationLayout
+from qmml.envs.market.registration import MARKET_ENV_IDS, register_market_envs
+from qmml.envs.market.splits import WalkForwardWindow, split_dates, walk_forward
 
 __all__ = [
     "BUNDLED",
@@ -43,7 +43,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "MarketVecEnv":
-        from envs.market.vec_env import MarketVecEnv
+        from qmml.envs.market.vec_env import MarketVecEnv
 
         return MarketVecEnv
-    raise AttributeError(f"module 'envs.market' has no attribute {name!r}")
+    raise AttributeError(f"module 'qmml.envs.market' has no attribute {name!r}")

@@ -19,11 +19,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from envs.market.data import Market
-from envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
-from envs.market.features import FeatureTable
-from envs.market.results import BacktestResult, round_trips
-from envs.market.splits import decision_range
+from qmml.envs.market.data import Market
+from qmml.envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
+from qmml.envs.market.features import FeatureTable
+from qmml.envs.market.results import BacktestResult, round_trips
+from qmml.envs.market.splits import decision_range
 
 __all__ = [
     "BacktestResult",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from envs.datasets import DataError, load_sp500_index, load_stock_closes, parse_date
+from qmml.envs.datasets import DataError, load_sp500_index, load_stock_closes, parse_date
 
 __all__ = [
     "BUNDLED",
@@ -487,7 +487,7 @@ def load_bundled(
         s = load_sp500_index(start, end)
         m = market_from_frames({"close": s.to_frame("SP500")}, name=name)
         return m.select(tickers) if tickers else m
-    path = Path(str(resources.files("envs") / "data" / BUNDLED[name]))
+    path = Path(str(resources.files("qmml.envs") / "data" / BUNDLED[name]))
     ticker = "SP500" if name.startswith("sp500") else "NASDAQ"
     if tickers and tickers != [ticker]:
         _check_tickers(tickers, (ticker,))
@@ -521,7 +521,7 @@ def load_market(
             "stocks20" if source == "bundled" else source, tickers=tickers, start=start, end=end
         )
     if source == "yahoo":
-        from envs.market.yahoo import download
+        from qmml.envs.market.yahoo import download
 
         if not tickers:
             raise DataError("data 'yahoo' needs tickers, e.g. --tickers AAPL MSFT")

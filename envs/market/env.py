@@ -9,13 +9,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.market.actions import finite_actions, level_indices
-from envs.market.data import Market, load_market
-from envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
-from envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
-from envs.market.one_asset import OneAssetStep
-from envs.market.rewards import RewardConfig, reward_step
-from envs.market.splits import decision_range, split_dates
+from qmml.envs.market.actions import finite_actions, level_indices
+from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
+from qmml.envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
+from qmml.envs.market.one_asset import OneAssetStep
+from qmml.envs.market.rewards import RewardConfig, reward_step
+from qmml.envs.market.splits import decision_range, split_dates
 
 __all__ = ["ACTION_MODES", "StockTradingEnv"]
 
@@ -46,13 +46,13 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
 
     ## Observation Space
     ``Box(-50, 50, (window * N * F + N + 1,), float32)``: the feature window (see
-    :mod:`envs.market.features`) then current weights per asset and the cash weight.
+    :mod:`qmml.envs.market.features`) then current weights per asset and the cash weight.
     :attr:`layout` (:class:`~envs.market.features.ObservationLayout`) unpacks it. Every
     observation is a new array.
 
     ## Rewards
     ``"log_return"`` (default), ``"differential_sharpe"`` or ``"risk_adjusted"``; see
-    :mod:`envs.market.rewards`. ``info["equity"]`` always carries the money.
+    :mod:`qmml.envs.market.rewards`. ``info["equity"]`` always carries the money.
 
     ## Episode End
     Truncated after ``episode_length`` steps (a fixed number, or drawn from a
@@ -386,7 +386,7 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         """An RGB frame of the episode so far (``render_mode="rgb_array"``), else None."""
         if self.render_mode != "rgb_array":
             return None
-        from envs.market.render import episode_frame
+        from qmml.envs.market.render import episode_frame
 
         h = self.history()
         t = h["t"]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from envs.market.data import Market
+from qmml.envs.market.data import Market
 
 __all__ = [
     "DEFAULT_FEATURES",

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.market.execution import PY, ExecutionModel
-from envs.market.features import OBS_BOUND
-from envs.market.rewards import _TINY, RewardConfig, reward_step
+from qmml.envs.market.execution import PY, ExecutionModel
+from qmml.envs.market.features import OBS_BOUND
+from qmml.envs.market.rewards import _TINY, RewardConfig, reward_step
 
 __all__ = ["OneAssetStep"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.market.env import StockTradingEnv
-from envs.market.synthetic import gbm
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.synthetic import gbm
 
 __all__ = ["MARKET_ENV_IDS", "make_synthetic_env", "register_market_envs"]
 
@@ -54,9 +54,9 @@ def register_market_envs() -> list[str]:
         if env_id in gym.registry:
             continue
         entry = (
-            "envs.market.registration:make_synthetic_env"
+            "qmml.envs.market.registration:make_synthetic_env"
             if "Synthetic" in env_id
-            else "envs.market.env:StockTradingEnv"
+            else "qmml.envs.market.env:StockTradingEnv"
         )
         gym.register(id=env_id, entry_point=entry, kwargs=kwargs)
     return list(MARKET_ENV_IDS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from envs.market.data import Market
+from qmml.envs.market.data import Market
 
 __all__ = ["gbm", "jump_diffusion", "regime_switching"]
 

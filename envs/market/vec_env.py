@@ -13,13 +13,13 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
-from envs.datasets import DataError
-from envs.market.actions import finite_actions, level_indices
-from envs.market.data import Market, load_market
-from envs.market.env import StockTradingEnv
-from envs.market.execution import NP, fill_orders, limit_weights, mark_to_market
-from envs.market.features import OBS_BOUND
-from envs.market.rewards import reward_step
+from qmml.envs.datasets import DataError
+from qmml.envs.market.actions import finite_actions, level_indices
+from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.execution import NP, fill_orders, limit_weights, mark_to_market
+from qmml.envs.market.features import OBS_BOUND
+from qmml.envs.market.rewards import reward_step
 
 __all__ = ["MarketVecEnv"]
 

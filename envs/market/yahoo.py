@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from envs.datasets import DataError, parse_date
-from envs.market.data import BUNDLED, Market, market_from_frames
+from qmml.envs.datasets import DataError, parse_date
+from qmml.envs.market.data import BUNDLED, Market, market_from_frames
 
 __all__ = ["cache_dir", "cached_files", "download"]
 

@@ -12,16 +12,16 @@ import importlib
 __all__ = ["BUILTIN", "load", "load_all"]
 
 BUILTIN: dict[str, str] = {
-    "bandit-testbed": "experiments.workloads.bandit_testbed",
-    "bandit-stocks": "experiments.workloads.bandit_stocks",
-    "gridworld-dp": "experiments.workloads.gridworld_dp",
-    "gridworld-control": "experiments.workloads.gridworld_control",
-    "regression": "experiments.workloads.regression",
-    "nn-from-scratch": "experiments.workloads.nn_from_scratch",
-    "classification": "experiments.workloads.classification",
-    "trading-baselines": "experiments.workloads.trading_baselines",
-    "trading-rl": "experiments.workloads.trading_rl",
-    "dqn-cartpole": "experiments.workloads.dqn_cartpole",
+    "bandit-testbed": "qmml.experiments.workloads.bandit_testbed",
+    "bandit-stocks": "qmml.experiments.workloads.bandit_stocks",
+    "gridworld-dp": "qmml.experiments.workloads.gridworld_dp",
+    "gridworld-control": "qmml.experiments.workloads.gridworld_control",
+    "regression": "qmml.experiments.workloads.regression",
+    "nn-from-scratch": "qmml.experiments.workloads.nn_from_scratch",
+    "classification": "qmml.experiments.workloads.classification",
+    "trading-baselines": "qmml.experiments.workloads.trading_baselines",
+    "trading-rl": "qmml.experiments.workloads.trading_rl",
+    "dqn-cartpole": "qmml.experiments.workloads.dqn_cartpole",
 }
 
 

@@ -19,13 +19,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import Field
 
-from agents.bandits import AGENTS, simulate
-from envs.datasets import DataError, load_closes
-from envs.stock_bandit import StockBanditBatch, costs_and_wealth
-from experiments.figures import agent_colors, curve_matrix, select_agents
-from experiments.spec import ExperimentSpec, PlotSpec, SpecError
-from experiments.stats import bootstrap_curve, rank_p_value
-from experiments.workload import (
+from qmml.agents.bandits import AGENTS, simulate
+from qmml.envs.datasets import DataError, load_closes
+from qmml.envs.stock_bandit import StockBanditBatch, costs_and_wealth
+from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
+from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError
+from qmml.experiments.stats import bootstrap_curve, rank_p_value
+from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,

@@ -7,10 +7,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from agents.bandits import AGENTS, simulate
-from envs.bandit import BanditBatch
-from experiments.spec import ExperimentSpec
-from experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload, register
+from qmml.agents.bandits import AGENTS, simulate
+from qmml.envs.bandit import BanditBatch
+from qmml.experiments.spec import ExperimentSpec
+from qmml.experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload, register
 
 
 class TestbedEnv(StrictModel):

@@ -23,18 +23,18 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from experiments.spec import ExperimentSpec
-from experiments.workload import PlotContext, ResolvedAgent, TrialResult, register
-from experiments.workloads.supervised_common import (
+from qmml.experiments.spec import ExperimentSpec
+from qmml.experiments.workload import PlotContext, ResolvedAgent, TrialResult, register
+from qmml.experiments.workloads.supervised_common import (
     DataEnv,
     Fitted,
     SupervisedWorkload,
     trial_result,
 )
-from experiments.workloads.supervised_plots import SUPERVISED_PLOTS
-from supervised.logistic import LogisticRegression
-from supervised.metrics import classification_scores, mean_roc_curve
-from supervised.mlp import NumpyMLPClassifier
+from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
+from qmml.supervised.logistic import LogisticRegression
+from qmml.supervised.metrics import classification_scores, mean_roc_curve
+from qmml.supervised.mlp import NumpyMLPClassifier
 
 __all__ = ["Classification", "classifier_tables"]
 

@@ -25,10 +25,10 @@ from pydantic import Field
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.sb3 import SB3Agent
-from experiments.spec import ExperimentSpec
-from experiments.stats import bootstrap_mean
-from experiments.workload import (
+from qmml.agents.sb3 import SB3Agent
+from qmml.experiments.spec import ExperimentSpec
+from qmml.experiments.stats import bootstrap_mean
+from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from agents.planning import evaluate_policy, value_iteration
-from agents.tabular import TABULAR_AGENTS, TabularAgent
-from experiments.spec import ExperimentSpec, SpecError
-from experiments.workload import (
+from qmml.agents.planning import evaluate_policy, value_iteration
+from qmml.agents.tabular import TABULAR_AGENTS, TabularAgent
+from qmml.experiments.spec import ExperimentSpec, SpecError
+from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
@@ -32,8 +32,8 @@ from experiments.workload import (
     Workload,
     register,
 )
-from experiments.workloads.gridworld_plots import PLOTS
-from experiments.workloads.gridworld_problems import (
+from qmml.experiments.workloads.gridworld_plots import PLOTS
+from qmml.experiments.workloads.gridworld_problems import (
     Problem,
     ProblemEnv,
     build_problem,

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from agents.mdp import MDPError, TabularMDP
-from agents.planning import (
+from qmml.agents.mdp import MDPError, TabularMDP
+from qmml.agents.planning import (
     Solution,
     bellman_residual,
     evaluate_policy,
@@ -29,8 +29,8 @@ from agents.planning import (
     q_values,
     value_iteration,
 )
-from experiments.spec import ExperimentSpec, SpecError
-from experiments.workload import (
+from qmml.experiments.spec import ExperimentSpec, SpecError
+from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
@@ -38,8 +38,8 @@ from experiments.workload import (
     Workload,
     register,
 )
-from experiments.workloads.gridworld_plots import PLOTS
-from experiments.workloads.gridworld_problems import (
+from qmml.experiments.workloads.gridworld_plots import PLOTS
+from qmml.experiments.workloads.gridworld_problems import (
     ProblemEnv,
     build_problem,
     dirs_bitmask,

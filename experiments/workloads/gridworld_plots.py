@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.figures import agent_colors, plot_curve, select_agents
-from experiments.spec import PlotSpec, SpecError
-from experiments.workload import PlotContext
+from qmml.experiments.figures import agent_colors, plot_curve, select_agents
+from qmml.experiments.spec import PlotSpec, SpecError
+from qmml.experiments.workload import PlotContext
 
 __all__ = ["PLOTS", "plot_gambler", "plot_learning_curve", "plot_paths", "plot_value_heatmap"]
 

@@ -15,12 +15,12 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
-from agents.mdp import MDPError, TabularMDP
-from envs.gambler import GamblersProblem
-from envs.gridworld import GridWorldEnv
-from envs.gridworld_maps import MapError
-from experiments.spec import SpecError
-from experiments.workload import StrictModel
+from qmml.agents.mdp import MDPError, TabularMDP
+from qmml.envs.gambler import GamblersProblem
+from qmml.envs.gridworld import GridWorldEnv
+from qmml.envs.gridworld_maps import MapError
+from qmml.experiments.spec import SpecError
+from qmml.experiments.workload import StrictModel
 
 __all__ = [
     "Problem",

@@ -17,12 +17,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from experiments.spec import ExperimentSpec
-from experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
-from experiments.workloads.classification import classifier_tables
-from experiments.workloads.supervised_common import DataEnv, SupervisedWorkload, trial_result
-from experiments.workloads.supervised_plots import SUPERVISED_PLOTS
-from supervised.mlp import NumpyMLPClassifier
+from qmml.experiments.spec import ExperimentSpec
+from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
+from qmml.experiments.workloads.classification import classifier_tables
+from qmml.experiments.workloads.supervised_common import DataEnv, SupervisedWorkload, trial_result
+from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
+from qmml.supervised.mlp import NumpyMLPClassifier
 
 __all__ = ["NNFromScratch", "sklearn_mlp"]
 
@@ -45,7 +45,7 @@ def torch_mlp(
 ) -> BaseEstimator:
     """:class:`supervised.torch_nn.TorchMLPClassifier` (parameters as the NumPy network)."""
     params = dict(locals())
-    from supervised.torch_nn import TorchMLPClassifier  # torch loads only when used
+    from qmml.supervised.torch_nn import TorchMLPClassifier  # torch loads only when used
 
     return TorchMLPClassifier(**params)
 
@@ -95,7 +95,7 @@ def _warm_up_torch() -> None:
     """One tiny fit per process: PyTorch's first backward pass pays one-off initialisation
     (about a second) that would otherwise land in the first torch trial's wall time."""
     if not _WARM:
-        from supervised.torch_nn import TorchMLPClassifier
+        from qmml.supervised.torch_nn import TorchMLPClassifier
 
         rng = np.random.default_rng(0)
         TorchMLPClassifier((4,), max_epochs=2, random_state=0).fit(

@@ -18,18 +18,18 @@ from sklearn.linear_model import LinearRegression as SklearnLinearRegression
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from experiments.spec import ExperimentSpec
-from experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
-from experiments.workloads.supervised_common import (
+from qmml.experiments.spec import ExperimentSpec
+from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
+from qmml.experiments.workloads.supervised_common import (
     DataEnv,
     Fitted,
     SupervisedWorkload,
     downsample,
     trial_result,
 )
-from experiments.workloads.supervised_plots import SUPERVISED_PLOTS
-from supervised.linear import LinearRegression, polynomial_regression
-from supervised.metrics import cross_validate_error, learning_curve_error, regression_scores
+from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
+from qmml.supervised.linear import LinearRegression, polynomial_regression
+from qmml.supervised.metrics import cross_validate_error, learning_curve_error, regression_scores
 
 __all__ = ["Regression"]
 

@@ -18,9 +18,9 @@ from pydantic import Field
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from experiments.spec import ExperimentSpec, SpecError
-from experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload
-from supervised.data import DataError, Dataset, load_csv, load_dataset, scaled, split
+from qmml.experiments.spec import ExperimentSpec, SpecError
+from qmml.experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload
+from qmml.supervised.data import DataError, Dataset, load_csv, load_dataset, scaled, split
 
 __all__ = [
     "DataEnv",

@@ -24,10 +24,10 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from experiments.figures import agent_colors, curve_matrix, select_agents
-from experiments.spec import PlotSpec
-from experiments.stats import bootstrap_curve, bootstrap_mean
-from experiments.workload import PlotContext
+from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
+from qmml.experiments.spec import PlotSpec
+from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
+from qmml.experiments.workload import PlotContext
 
 __all__ = ["SUPERVISED_PLOTS"]
 

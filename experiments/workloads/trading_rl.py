@@ -30,14 +30,14 @@ import pandas as pd
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from agents.sb3 import SB3Agent
-from agents.strategies import STRATEGIES
-from envs.market.env import StockTradingEnv
-from envs.market.features import FEATURES
-from envs.market.splits import WalkForwardWindow
-from envs.market.vec_env import MarketVecEnv
-from experiments.spec import ExperimentSpec, SpecError, spec_hash
-from experiments.workload import (
+from qmml.agents.sb3 import SB3Agent
+from qmml.agents.strategies import STRATEGIES
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.features import FEATURES
+from qmml.envs.market.splits import WalkForwardWindow
+from qmml.envs.market.vec_env import MarketVecEnv
+from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
+from qmml.experiments.workload import (
     ResolvedAgent,
     StrictModel,
     TrialResult,
@@ -45,8 +45,8 @@ from experiments.workload import (
     register,
     run_artifacts_dir,
 )
-from experiments.workloads import trading_rl_report as report
-from experiments.workloads.trading_rl_eval import (
+from qmml.experiments.workloads import trading_rl_report as report
+from qmml.experiments.workloads.trading_rl_eval import (
     FlatDiscrete,
     check_periods,
     env_kwargs,

@@ -13,14 +13,14 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from agents.strategies import STRATEGIES
-from envs.datasets import DataError
-from envs.market import metrics as mx
-from envs.market.data import Market, load_market
-from envs.market.env import StockTradingEnv
-from envs.market.features import FeatureTable
-from envs.market.splits import WalkForwardWindow, decision_range, walk_forward
-from experiments.spec import SpecError
+from qmml.agents.strategies import STRATEGIES
+from qmml.envs.datasets import DataError
+from qmml.envs.market import metrics as mx
+from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.features import FeatureTable
+from qmml.envs.market.splits import WalkForwardWindow, decision_range, walk_forward
+from qmml.experiments.spec import SpecError
 
 __all__ = [
     "FlatDiscrete",

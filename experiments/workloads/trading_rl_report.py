@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from agents.strategies import STRATEGIES
-from experiments.figures import agent_colors, curve_matrix, select_agents
-from experiments.spec import PlotSpec, SpecError
-from experiments.stats import (
+from qmml.agents.strategies import STRATEGIES
+from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
+from qmml.experiments.spec import PlotSpec, SpecError
+from qmml.experiments.stats import (
     bootstrap_curve,
     bootstrap_diff,
     bootstrap_mean,
     probability_of_improvement,
 )
-from experiments.workload import PlotContext
-from experiments.workloads.trading_uncertainty import sharpe_over_time_table
+from qmml.experiments.workload import PlotContext
+from qmml.experiments.workloads.trading_uncertainty import sharpe_over_time_table
 
 __all__ = ["PLOTS", "comparison", "notes", "plot_oos", "plot_p_beat", "plot_positions", "tables"]
 

@@ -15,8 +15,8 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from experiments.stats import sharpe_bootstrap
-from experiments.workload import PlotContext
+from qmml.experiments.stats import sharpe_bootstrap
+from qmml.experiments.workload import PlotContext
 
 __all__ = ["MEAN_BLOCK_DAYS", "N_BOOT", "selection_note", "sharpe_over_time_table"]
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.bandits import (
+from qmml.agents.bandits import (
     AGENTS,
     UCB,
     BanditAgent,
@@ -22,8 +22,8 @@ from agents.bandits import (
     RandomAgent,
     simulate,
 )
-from agents.protocol import Agent
-from envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv
+from qmml.agents.protocol import Agent
+from qmml.envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv
 
 
 def _rng(seed: int = 0) -> np.random.Generator:

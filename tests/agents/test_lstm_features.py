@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.lstm_features import LSTMFeatures, lstm_kwargs_for
-from envs.market.features import ObservationLayout
+from qmml.agents.lstm_features import LSTMFeatures, lstm_kwargs_for
+from qmml.envs.market.features import ObservationLayout
 
 W, N, F = 30, 2, 7  # window, assets, features per asset: like the market env's default
 LAYOUT = ObservationLayout(W, N, tuple(f"f{i}" for i in range(F)))
@@ -80,7 +80,7 @@ def test_gradients_reach_the_lstm_weights():
 def test_ppo_policy_uses_the_extractor_and_trains_it():
     from stable_baselines3 import PPO
 
-    from envs.market.registration import make_synthetic_env
+    from qmml.envs.market.registration import make_synthetic_env
 
     env = make_synthetic_env(window=10, episode_length=40, random_start=True)
     kw = lstm_kwargs_for(env.layout, hidden_size=8)

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import envs  # noqa: F401  (registers the qmml/* ids)
-from agents.mdp import (
+import qmml.envs as envs  # noqa: F401  (registers the qmml/* ids)
+from qmml.agents.mdp import (
     ConvergenceError,
     MDPError,
     NonTerminatingPolicyError,
     TabularMDP,
     check_gamma,
 )
-from agents.planning import (
+from qmml.agents.planning import (
     Planner,
     bellman_residual,
     evaluate_policy,
@@ -29,9 +29,9 @@ from agents.planning import (
     q_values,
     value_iteration,
 )
-from agents.protocol import Agent
-from envs.gambler import GamblersProblem
-from envs.gridworld import GridWorldEnv
+from qmml.agents.protocol import Agent
+from qmml.envs.gambler import GamblersProblem
+from qmml.envs.gridworld import GridWorldEnv
 
 
 def grid_mdp(grid: str = "4x4", **kw) -> tuple[TabularMDP, GridWorldEnv]:

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.lstm_features import LSTMFeatures
-from agents.protocol import Agent
-from agents.sb3 import SB3Agent
-from envs.market.synthetic import gbm
-from envs.market.vec_env import MarketVecEnv
+from qmml.agents.lstm_features import LSTMFeatures
+from qmml.agents.protocol import Agent
+from qmml.agents.sb3 import SB3Agent
+from qmml.envs.market.synthetic import gbm
+from qmml.envs.market.vec_env import MarketVecEnv
 
 ENV = {"window": 10, "action_mode": "discrete", "execution": {"allow_short": True}}
 SMALL_PPO = {"n_steps": 64, "batch_size": 64, "n_epochs": 2}

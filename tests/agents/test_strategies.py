@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.protocol import Agent
-from agents.strategies import (
+from qmml.agents.protocol import Agent
+from qmml.agents.strategies import (
     STRATEGIES,
     BollingerReversion,
     CrossSectionalMomentum,
@@ -19,9 +19,9 @@ from agents.strategies import (
     SmaCrossover,
     TimeSeriesMomentum,
 )
-from envs.market import ExecutionModel, Market, StockTradingEnv
-from envs.market.backtest import backtest
-from envs.market.synthetic import gbm
+from qmml.envs.market import ExecutionModel, Market, StockTradingEnv
+from qmml.envs.market.backtest import backtest
+from qmml.envs.market.synthetic import gbm
 
 PARAMS = {
     "ts-momentum": {"lookback_days": 40},
@@ -110,7 +110,7 @@ def _market(close: np.ndarray) -> Market:
 
 
 def _decide(strategy, market: Market) -> np.ndarray:
-    from envs.market.features import FeatureTable
+    from qmml.envs.market.features import FeatureTable
 
     tab = FeatureTable.build(market, ("rel_close",))
     t = market.n_days - 1

@@ -8,12 +8,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the qmml/* ids)
-from agents.mdp import TabularMDP
-from agents.planning import evaluate_policy, value_iteration
-from agents.protocol import Agent
-from agents.tabular import TABULAR_AGENTS, ExpectedSarsa, QLearning, Sarsa
-from envs.gridworld import GridWorldEnv
+import qmml.envs as envs  # noqa: F401  (registers the qmml/* ids)
+from qmml.agents.mdp import TabularMDP
+from qmml.agents.planning import evaluate_policy, value_iteration
+from qmml.agents.protocol import Agent
+from qmml.agents.tabular import TABULAR_AGENTS, ExpectedSarsa, QLearning, Sarsa
+from qmml.envs.gridworld import GridWorldEnv
 
 
 class Chain(gym.Env[int, int]):

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401  (registers the qmml/* ids)
-from envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
+import qmml.envs as envs  # noqa: F401  (registers the qmml/* ids)
+from qmml.envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
 
 BANDIT_IDS = sorted(i for i in gym.registry if i.startswith("qmml/") and "Bandit" in i)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from envs.datasets import DataError, load_closes, load_stock_closes, parse_date
+from qmml.envs.datasets import DataError, load_closes, load_stock_closes, parse_date
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs
-from envs.gambler import GamblersProblem
-from envs.gridworld import GridWorldEnv, make_grid, register_gridworld_envs
-from envs.gridworld_maps import GridMap, MapError, builtin_map, load_map, parse_map, random_maze
-from envs.gridworld_model import build_model
+import qmml.envs as envs
+from qmml.envs.gambler import GamblersProblem
+from qmml.envs.gridworld import GridWorldEnv, make_grid, register_gridworld_envs
+from qmml.envs.gridworld_maps import GridMap, MapError, builtin_map, load_map, parse_map, random_maze
+from qmml.envs.gridworld_model import build_model
 
 GRID_IDS = [
     "qmml/GridWorld5x5-v0",

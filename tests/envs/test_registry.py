@@ -7,7 +7,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs
+import qmml.envs as envs
 
 IDS = envs.qmml_env_ids()
 

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.bandits import EpsilonGreedy, RandomAgent, simulate
-from envs.datasets import DataError, load_sp500_index, load_stock_closes
-from envs.stock_bandit import StockBanditBatch, StockPickingEnv, costs_and_wealth
+from qmml.agents.bandits import EpsilonGreedy, RandomAgent, simulate
+from qmml.envs.datasets import DataError, load_sp500_index, load_stock_closes
+from qmml.envs.stock_bandit import StockBanditBatch, StockPickingEnv, costs_and_wealth
 
 
 def _closes() -> pd.DataFrame:

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.datasets import load_closes
-from experiments.cli import resolve_spec
-from experiments.report import build_report
-from experiments.runner import run_experiment
-from experiments.spec import apply_overrides, apply_quick
+from qmml.envs.datasets import load_closes
+from qmml.experiments.cli import resolve_spec
+from qmml.experiments.report import build_report
+from qmml.experiments.runner import run_experiment
+from qmml.experiments.spec import apply_overrides, apply_quick
 
 QUICK_AGENTS = (
     "agents=[{name: eps, type: epsilon-greedy, params: {epsilon: 0.1}},"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from experiments.cli import build_parser, builtin_experiments, main
+from qmml.experiments.cli import build_parser, builtin_experiments, main
 
 
 def test_list_shows_experiments_envs_agents(capsys):
@@ -31,7 +31,7 @@ def test_help_teaches(cmd, capsys):
 
 def test_console_script_entry_point():
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "--help"],
+        [sys.executable, "-m", "qmml.experiments.cli", "--help"],
         capture_output=True,
         text=True,
         check=False,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main, resolve_spec
-from experiments.report import build_report
-from experiments.runner import plan_trials, run_experiment
-from experiments.spec import SpecError, apply_overrides, apply_quick
+from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.report import build_report
+from qmml.experiments.runner import plan_trials, run_experiment
+from qmml.experiments.spec import SpecError, apply_overrides, apply_quick
 
 pytestmark = pytest.mark.slow  # each quick run takes a few seconds on 2 shared cores
 

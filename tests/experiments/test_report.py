@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.cli import main, resolve_spec
-from experiments.report import build_report, compare_runs, pairwise_table
-from experiments.runner import run_experiment
-from experiments.spec import SpecError, apply_overrides, apply_quick
+from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.report import build_report, compare_runs, pairwise_table
+from qmml.experiments.runner import run_experiment
+from qmml.experiments.spec import SpecError, apply_overrides, apply_quick
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from experiments.report import build_report, compare_runs
-from experiments.runner import run_experiment
-from experiments.spec import SpecError, apply_overrides, load_spec, spec_from_dict
-from experiments.store import RunDir
+from qmml.experiments.report import build_report, compare_runs
+from qmml.experiments.runner import run_experiment
+from qmml.experiments.spec import SpecError, apply_overrides, load_spec, spec_from_dict
+from qmml.experiments.store import RunDir
 
 TINY = {
     "name": "tiny",
@@ -153,7 +153,7 @@ def test_set_reaches_an_agent_whose_name_has_an_equals_sign() -> None:
 
 
 def test_cli_small_errors(tmp_path: Path, capsys) -> None:
-    from experiments.cli import main
+    from qmml.experiments.cli import main
 
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))
@@ -186,7 +186,7 @@ def test_agent_names_that_collide_are_named_in_the_error(tmp_path: Path) -> None
 
 
 def test_set_env_that_every_agent_overrides_is_refused(capsys) -> None:
-    from experiments.cli import main
+    from qmml.experiments.cli import main
 
     argv = ["run", "gridworld-dp", "--quick", "--set", "env.gamma=1.5"]
     assert main(argv) == 2

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from experiments.cli import main
-from experiments.runner import plan_trials, run_experiment, trial_seed
-from experiments.spec import spec_from_dict
-from experiments.workload import TrialResult, Workload, register
+from qmml.experiments.cli import main
+from qmml.experiments.runner import plan_trials, run_experiment, trial_seed
+from qmml.experiments.spec import spec_from_dict
+from qmml.experiments.workload import TrialResult, Workload, register
 
 SPEC = {
     "name": "det",
@@ -97,7 +97,7 @@ def _launch(spec_path: Path, out: Path) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "experiments.cli",
+            "qmml.experiments.cli",
             "run",
             str(spec_path),
             "--out",

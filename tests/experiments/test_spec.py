@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments.cli import main, resolve_spec
-from experiments.runner import plan_trials
-from experiments.spec import (
+from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.runner import plan_trials
+from qmml.experiments.spec import (
     SpecError,
     apply_overrides,
     apply_quick,
@@ -15,7 +15,7 @@ from experiments.spec import (
     spec_from_dict,
     spec_hash,
 )
-from experiments.workload import accepts_param, get_workload
+from qmml.experiments.workload import accepts_param, get_workload
 
 BASE = {
     "name": "t",

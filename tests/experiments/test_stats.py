@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from envs.market.metrics import sharpe_ratio
-from experiments.stats import (
+from qmml.envs.market.metrics import sharpe_ratio
+from qmml.experiments.stats import (
     bootstrap_curve,
     bootstrap_diff,
     bootstrap_mean,

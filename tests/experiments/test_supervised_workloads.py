@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from experiments.cli import resolve_spec
-from experiments.report import build_report
-from experiments.runner import plan_trials, run_experiment, trial_seed
-from experiments.spec import SpecError, apply_quick, spec_from_dict
-from experiments.workload import expand_agents, get_workload
-from supervised.linear import LinearRegression
+from qmml.experiments.cli import resolve_spec
+from qmml.experiments.report import build_report
+from qmml.experiments.runner import plan_trials, run_experiment, trial_seed
+from qmml.experiments.spec import SpecError, apply_quick, spec_from_dict
+from qmml.experiments.workload import expand_agents, get_workload
+from qmml.supervised.linear import LinearRegression
 
 torch.set_num_threads(1)
 

@@ -10,16 +10,16 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from envs.datasets import DataError
-from envs.market.data import load_market
-from envs.market.env import StockTradingEnv
-from envs.market.vec_env import MarketVecEnv
-from experiments.cli import main
-from experiments.runner import trial_seed
-from experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
-from experiments.workload import expand_agents
-from experiments.workloads.trading_rl import TradingEnv, TradingRL, walk_forward_folds
-from experiments.workloads.trading_rl_eval import FlatDiscrete, FoldPath, stitch
+from qmml.envs.datasets import DataError
+from qmml.envs.market.data import load_market
+from qmml.envs.market.env import StockTradingEnv
+from qmml.envs.market.vec_env import MarketVecEnv
+from qmml.experiments.cli import main
+from qmml.experiments.runner import trial_seed
+from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
+from qmml.experiments.workload import expand_agents
+from qmml.experiments.workloads.trading_rl import TradingEnv, TradingRL, walk_forward_folds
+from qmml.experiments.workloads.trading_rl_eval import FlatDiscrete, FoldPath, stitch
 
 SPECS = Path(__file__).resolve().parents[2] / "experiments" / "specs"
 WL = TradingRL()
@@ -116,7 +116,7 @@ def test_stitch_compounds_the_test_periods_hand_computed():
 
 
 def test_flat_discrete_maps_one_action_to_each_combination():
-    from envs.market.synthetic import gbm
+    from qmml.envs.market.synthetic import gbm
 
     venv = MarketVecEnv(
         3,
@@ -273,7 +273,7 @@ def test_quick_run_builds_an_honest_report(tmp_path, capsys):
 
 
 def _ctx(sharpe: dict[str, list[float]]):
-    from experiments.workload import PlotContext
+    from qmml.experiments.workload import PlotContext
 
     spec = load_spec(SPECS / "trading-rl.yaml")
     rows = [
@@ -287,7 +287,7 @@ def _ctx(sharpe: dict[str, list[float]]):
 
 
 def test_report_says_plainly_when_no_agent_beats_the_baselines():
-    from experiments.workloads.trading_rl_report import comparison, notes
+    from qmml.experiments.workloads.trading_rl_report import comparison, notes
 
     ctx = _ctx(
         {
@@ -311,7 +311,7 @@ def test_report_says_plainly_when_no_agent_beats_the_baselines():
 
 
 def test_report_names_an_agent_that_beats_both_baselines():
-    from experiments.workloads.trading_rl_report import notes
+    from qmml.experiments.workloads.trading_rl_report import notes
 
     ctx = _ctx({"ppo-lstm": [1.5, 1.6, 1.7], "buy-and-hold": [0.8] * 3, "sma-crossover": [1.0] * 3})
     text = " ".join(notes(ctx))
@@ -321,7 +321,7 @@ def test_report_names_an_agent_that_beats_both_baselines():
 
 
 def test_an_agent_that_never_trades_has_sharpe_zero_not_nan():
-    from experiments.workloads.trading_rl_eval import summary_metrics
+    from qmml.experiments.workloads.trading_rl_eval import summary_metrics
 
     flat = FoldPath(np.arange(5), np.full(5, 100.0), np.zeros(5), np.zeros(4))
     m = summary_metrics(flat)
@@ -342,7 +342,7 @@ def test_folds_end_on_the_last_day_unless_a_start_is_given():
 
 
 def test_the_random_strategy_is_never_the_best_rule():
-    from experiments.workloads.trading_rl_report import comparison, notes
+    from qmml.experiments.workloads.trading_rl_report import comparison, notes
 
     ctx = _ctx(
         {

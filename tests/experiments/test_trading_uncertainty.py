@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import resolve_spec
-from experiments.workload import PlotContext, ResolvedAgent
-from experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
+from qmml.experiments.cli import resolve_spec
+from qmml.experiments.workload import PlotContext, ResolvedAgent
+from qmml.experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
 
 
 def _ctx(equity: dict[str, np.ndarray], types: dict[str, str], groups=None) -> PlotContext:

@@ -8,8 +8,8 @@ import pytest
 from sklearn.linear_model import LinearRegression as SkLinear
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-import supervised
-from supervised.data import (
+import qmml.supervised as supervised
+from qmml.supervised.data import (
     DataError,
     load_csv,
     load_dataset,
@@ -20,8 +20,8 @@ from supervised.data import (
     scaled,
     split,
 )
-from supervised.linear import LinearRegression
-from supervised.metrics import cross_validate_error
+from qmml.supervised.linear import LinearRegression
+from qmml.supervised.metrics import cross_validate_error
 
 
 def test_salary_is_bundled_with_provenance():

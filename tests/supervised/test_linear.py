@@ -10,8 +10,8 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from supervised.data import load_dataset
-from supervised.linear import LinearRegression, polynomial_regression
+from qmml.supervised.data import load_dataset
+from qmml.supervised.linear import LinearRegression, polynomial_regression
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from supervised.data import load_dataset, scaled, split
-from supervised.logistic import LogisticRegression
-from supervised.nn import log_softmax
+from qmml.supervised.data import load_dataset, scaled, split
+from qmml.supervised.logistic import LogisticRegression
+from qmml.supervised.nn import log_softmax
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import pytest
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
-from supervised.data import load_dataset, make_sine
-from supervised.linear import LinearRegression, polynomial_regression
-from supervised.metrics import (
+from qmml.supervised.data import load_dataset, make_sine
+from qmml.supervised.linear import LinearRegression, polynomial_regression
+from qmml.supervised.metrics import (
     classification_scores,
     cross_validate_error,
     kfold,

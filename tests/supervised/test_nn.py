@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from supervised.data import load_dataset, make_spiral, scaled, split
-from supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from supervised.nn import (
+from qmml.supervised.data import load_dataset, make_spiral, scaled, split
+from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.nn import (
     CrossEntropyLoss,
     Dense,
     Identity,
@@ -25,7 +25,7 @@ from supervised.nn import (
     log_softmax,
     softmax,
 )
-from supervised.optim import SGD, Adam
+from qmml.supervised.optim import SGD, Adam
 
 ACTS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "identity": Identity}
 

@@ -7,10 +7,10 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.nn import functional as F
 
-from supervised.data import load_dataset, split
-from supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from supervised.nn import CrossEntropyLoss
-from supervised.torch_nn import TorchMLPClassifier, TorchMLPRegressor
+from qmml.supervised.data import load_dataset, split
+from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.nn import CrossEntropyLoss
+from qmml.supervised.torch_nn import TorchMLPClassifier, TorchMLPRegressor
 
 torch.set_num_threads(1)  # float results depend on the thread count
 

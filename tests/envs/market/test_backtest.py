@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.strategies import BuyAndHold, SmaCrossover, Strategy
-from envs.market import ExecutionModel
-from envs.market.backtest import backtest, backtest_batch, backtest_grid, round_trips
-from envs.market.synthetic import gbm
+from qmml.agents.strategies import BuyAndHold, SmaCrossover, Strategy
+from qmml.envs.market import ExecutionModel
+from qmml.envs.market.backtest import backtest, backtest_batch, backtest_grid, round_trips
+from qmml.envs.market.synthetic import gbm
 
 
 def test_round_trips_by_hand() -> None:
@@ -102,7 +102,7 @@ def test_batch_labels_trades_and_dates() -> None:
 
 
 def test_batch_members_equal_their_solo_runs() -> None:
-    from agents.strategies import EqualWeight, RandomStrategy
+    from qmml.agents.strategies import EqualWeight, RandomStrategy
 
     m = gbm(300, 3, seed=5)
     members = [RandomStrategy(0.2, seed=1), SmaCrossover(5, 60), EqualWeight(10)]
@@ -117,7 +117,7 @@ def test_batch_members_equal_their_solo_runs() -> None:
 
 
 def test_grid_heatmap_figure() -> None:
-    from envs.market.render import grid_heatmap
+    from qmml.envs.market.render import grid_heatmap
 
     m = gbm(300, seed=6)
     table, _ = backtest_grid(SmaCrossover, {"fast": [5, 10], "slow": [20, 30, 40]}, m)
@@ -133,7 +133,7 @@ def test_grid_heatmap_figure() -> None:
 def test_grid_heatmap_of_a_grid_without_finite_values() -> None:
     import warnings
 
-    from envs.market.render import grid_heatmap
+    from qmml.envs.market.render import grid_heatmap
 
     table = pd.DataFrame(
         [(5, 10, np.nan), (5, 20, np.nan), (10, 20, np.nan)],

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.datasets import DataError
-from envs.market import data as mdata
-from envs.market import yahoo
-from envs.market.data import Market, load_bundled, load_csv, load_market, market_from_frames
+from qmml.envs.datasets import DataError
+from qmml.envs.market import data as mdata
+from qmml.envs.market import yahoo
+from qmml.envs.market.data import Market, load_bundled, load_csv, load_market, market_from_frames
 
 OHLCV = """Date,Open,High,Low,Close,Volume
 2020-01-02,10,11,9,10.5,100
@@ -249,9 +249,9 @@ def test_ffill_gap_day_is_a_flat_bar_at_the_last_close(tmp_path: Path) -> None:
 
 
 def test_order_before_a_gap_day_fills_at_the_carried_close(tmp_path: Path) -> None:
-    from agents.strategies import BuyAndHold
-    from envs.market.backtest import backtest
-    from envs.market.execution import ExecutionModel
+    from qmml.agents.strategies import BuyAndHold
+    from qmml.envs.market.backtest import backtest
+    from qmml.envs.market.execution import ExecutionModel
 
     m = load_csv(_write(tmp_path, GAP), fill="ffill").select(["B"])
     # decided at the close of 2020-01-03 (26), filled at the next open: the gap day's

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401  (registers the ids)
-from envs.datasets import DataError
-from envs.market import MARKET_ENV_IDS, ExecutionModel, Market, MarketVecEnv, StockTradingEnv
-from envs.market.synthetic import gbm
+import qmml.envs as envs  # noqa: F401  (registers the ids)
+from qmml.envs.datasets import DataError
+from qmml.envs.market import MARKET_ENV_IDS, ExecutionModel, Market, MarketVecEnv, StockTradingEnv
+from qmml.envs.market.synthetic import gbm
 
 FAST = settings(
     max_examples=25,

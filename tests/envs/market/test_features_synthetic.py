@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.market.features import FEATURES, FeatureTable, ObservationLayout, bar_features
-from envs.market.synthetic import gbm, jump_diffusion, regime_switching
+from qmml.envs.market.features import FEATURES, FeatureTable, ObservationLayout, bar_features
+from qmml.envs.market.synthetic import gbm, jump_diffusion, regime_switching
 
 
 @pytest.mark.parametrize(

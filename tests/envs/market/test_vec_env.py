@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import VecEnv
 
-from envs.market import MarketVecEnv, StockTradingEnv
-from envs.market.synthetic import gbm
+from qmml.envs.market import MarketVecEnv, StockTradingEnv
+from qmml.envs.market.synthetic import gbm
 
 CASES = [
     ("discrete", {"execution": {"allow_short": True}}),
