@@ -2,7 +2,12 @@
 
 import gymnasium as gym
 
-from qmml.envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
+from qmml.envs.bandit import (
+    BanditBatch,
+    BernoulliBanditEnv,
+    GaussianBanditEnv,
+    register_bandit_envs,
+)
 from qmml.envs.gridworld import GridWorldEnv, register_gridworld_envs
 from qmml.envs.market.registration import register_market_envs
 from qmml.envs.stock_bandit import StockBanditBatch, StockPickingEnv

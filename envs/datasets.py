@@ -72,7 +72,9 @@ def _read_csv(path: str) -> pd.DataFrame:
     date_col = next((c for c in df.columns if str(c).lower() in ("date", "datetime", "time")), None)
     if date_col is None:
         raise DataError(f"{path}: no 'Date' column; columns are {', '.join(map(str, df.columns))}")
-    from qmml.envs.market.data import parse_date_column  # here: envs.market.data imports this module
+    from qmml.envs.market.data import (
+        parse_date_column,  # here: envs.market.data imports this module
+    )
 
     dates = parse_date_column(df[date_col], p, str(date_col))  # YYYYMMDD, local dates, no tz
     if dates.isna().any():

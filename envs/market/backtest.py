@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from qmml.envs.market.data import Market
-from qmml.envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
+from qmml.envs.market.execution import (
+    NP,
+    PY,
+    ExecutionModel,
+    fill_orders,
+    limit_weights,
+    mark_to_market,
+)
 from qmml.envs.market.features import FeatureTable
 from qmml.envs.market.results import BacktestResult, round_trips
 from qmml.envs.market.splits import decision_range

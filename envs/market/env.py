@@ -11,7 +11,14 @@ from gymnasium import spaces
 
 from qmml.envs.market.actions import finite_actions, level_indices
 from qmml.envs.market.data import Market, load_market
-from qmml.envs.market.execution import NP, PY, ExecutionModel, fill_orders, limit_weights, mark_to_market
+from qmml.envs.market.execution import (
+    NP,
+    PY,
+    ExecutionModel,
+    fill_orders,
+    limit_weights,
+    mark_to_market,
+)
 from qmml.envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
 from qmml.envs.market.one_asset import OneAssetStep
 from qmml.envs.market.rewards import RewardConfig, reward_step

@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import qmml.envs as envs  # noqa: F401  (registers the qmml/* ids)
-from qmml.envs.bandit import BanditBatch, BernoulliBanditEnv, GaussianBanditEnv, register_bandit_envs
+from qmml.envs.bandit import (
+    BanditBatch,
+    BernoulliBanditEnv,
+    GaussianBanditEnv,
+    register_bandit_envs,
+)
 
 BANDIT_IDS = sorted(i for i in gym.registry if i.startswith("qmml/") and "Bandit" in i)
 

@@ -16,7 +16,14 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import qmml.envs as envs
 from qmml.envs.gambler import GamblersProblem
 from qmml.envs.gridworld import GridWorldEnv, make_grid, register_gridworld_envs
-from qmml.envs.gridworld_maps import GridMap, MapError, builtin_map, load_map, parse_map, random_maze
+from qmml.envs.gridworld_maps import (
+    GridMap,
+    MapError,
+    builtin_map,
+    load_map,
+    parse_map,
+    random_maze,
+)
 from qmml.envs.gridworld_model import build_model
 
 GRID_IDS = [
