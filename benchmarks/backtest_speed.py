@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 from qmml.agents.strategies import SmaCrossover  # noqa: E402
 from qmml.envs.market import ExecutionModel, load_market  # noqa: E402
-from qmml.envs.market.backtest import backtest, backtest_grid  # noqa: E402
+from qmml.envs.market.backtest.engine import backtest, backtest_grid  # noqa: E402
 
 FAST = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
 SLOW = [60, 80, 100, 120, 140, 160, 180, 200, 220, 240]

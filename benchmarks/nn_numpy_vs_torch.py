@@ -5,7 +5,7 @@ Workload: digits (8x8, 10 classes), standardised with statistics of the training
 entropy on logits, the same number of epochs for every version:
 
 - (a) ``supervised.mlp.NumpyMLPClassifier`` — the NumPy network.
-- (b) ``supervised.torch_nn.TorchMLPClassifier`` — the same training loop (same initial
+- (b) ``qmml.supervised.deep.mlp.TorchMLPClassifier`` — the same training loop (same initial
   weights, same batches), PyTorch doing the forward/backward/Adam step.
 - (c) plain PyTorch — an idiomatic training loop written directly in torch (default
   ``nn.Linear`` init, ``torch.randperm`` batches, ``nn.CrossEntropyLoss``, ``optim.Adam``),
@@ -44,8 +44,8 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 from qmml.supervised.data import load_dataset, make_scaler, split  # noqa: E402
-from qmml.supervised.mlp import NumpyMLPClassifier  # noqa: E402
-from qmml.supervised.torch_nn import TorchMLPClassifier  # noqa: E402
+from qmml.supervised.deep.mlp import TorchMLPClassifier  # noqa: E402
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)

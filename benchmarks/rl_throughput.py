@@ -33,7 +33,7 @@ from qmml.agents.strategies import BuyAndHold  # noqa: E402
 from qmml.envs.market import load_market  # noqa: E402
 from qmml.envs.market.env import StockTradingEnv  # noqa: E402
 from qmml.envs.market.vec_env import MarketVecEnv  # noqa: E402
-from qmml.experiments.workloads.trading_rl_eval import evaluate, summary_metrics  # noqa: E402
+from qmml.experiments.workloads.trading.walk_forward import evaluate, summary_metrics  # noqa: E402
 
 ENV = {
     "window": 30,

@@ -35,8 +35,8 @@ import scipy.sparse as sp  # noqa: E402
 
 from qmml.agents.mdp import TabularMDP  # noqa: E402
 from qmml.agents.planning import value_iteration  # noqa: E402
-from qmml.envs.gridworld_maps import random_maze  # noqa: E402
-from qmml.envs.gridworld_model import build_model  # noqa: E402
+from qmml.envs.gridworld.maps import random_maze  # noqa: E402
+from qmml.envs.gridworld.model import build_model  # noqa: E402
 
 
 def _mdptoolbox():

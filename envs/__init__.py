@@ -8,7 +8,7 @@ from qmml.envs.bandit import (
     GaussianBanditEnv,
     register_bandit_envs,
 )
-from qmml.envs.gridworld import GridWorldEnv, register_gridworld_envs
+from qmml.envs.gridworld.env import GridWorldEnv, register_gridworld_envs
 from qmml.envs.market.registration import register_market_envs
 from qmml.envs.stock_bandit import StockBanditBatch, StockPickingEnv
 

@@ -29,8 +29,8 @@ from qmml.supervised.metrics import (
     regression_scores,
     validation_curve_error,
 )
-from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from qmml.supervised.nn import Sequential, build_mlp, gradient_check, log_softmax, softmax
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.scratch.nn import Sequential, build_mlp, gradient_check, log_softmax, softmax
 
 __all__ = [
     "DataError",
@@ -68,7 +68,7 @@ _TORCH = ("TorchMLPClassifier", "TorchMLPRegressor")
 
 def __getattr__(name: str) -> Any:
     if name in _TORCH:
-        from qmml.supervised import torch_nn
+        from qmml.supervised.deep import mlp as torch_nn
 
         return getattr(torch_nn, name)
     raise AttributeError(f"module 'qmml.supervised' has no attribute {name!r}")

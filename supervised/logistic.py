@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from qmml.supervised.linear import check_gd_params
-from qmml.supervised.nn import log_softmax
+from qmml.supervised.scratch.nn import log_softmax
 
 __all__ = ["LogisticRegression"]
 

@@ -8,6 +8,7 @@ shadowed by, a user's own.
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -70,6 +71,10 @@ def test_code_imports_itself_by_the_qmml_name() -> None:
 def test_wheel_has_one_top_level_name_and_works_from_elsewhere(tmp_path: Path) -> None:
     """Build the wheel, install it (no deps: they are this venv's) into a fresh target folder
     and import it from an unrelated directory, where the source folders are out of reach."""
+    src = tmp_path / "src"  # a copy: building in the checkout would leave build/ behind
+    for name in ("pyproject.toml", "README.md", "LICENSE", *PACKAGES):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, src / name)  # type: ignore[operator]
     out = subprocess.run(
         [
             sys.executable,
@@ -81,7 +86,7 @@ def test_wheel_has_one_top_level_name_and_works_from_elsewhere(tmp_path: Path) -
             "-q",
             "-w",
             str(tmp_path / "dist"),
-            str(ROOT),
+            str(src),
         ],
         capture_output=True,
         text=True,

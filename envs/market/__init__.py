@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qmml.envs.market.backtest import BacktestResult, backtest, backtest_batch, backtest_grid
+from qmml.envs.market.backtest.engine import BacktestResult, backtest, backtest_batch, backtest_grid
 from qmml.envs.market.data import BUNDLED, Market, load_bundled, load_csv, load_market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.execution import ExecutionModel

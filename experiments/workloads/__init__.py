@@ -12,16 +12,16 @@ import importlib
 __all__ = ["BUILTIN", "load", "load_all"]
 
 BUILTIN: dict[str, str] = {
-    "bandit-testbed": "qmml.experiments.workloads.bandit_testbed",
-    "bandit-stocks": "qmml.experiments.workloads.bandit_stocks",
-    "gridworld-dp": "qmml.experiments.workloads.gridworld_dp",
-    "gridworld-control": "qmml.experiments.workloads.gridworld_control",
-    "regression": "qmml.experiments.workloads.regression",
-    "nn-from-scratch": "qmml.experiments.workloads.nn_from_scratch",
-    "classification": "qmml.experiments.workloads.classification",
-    "trading-baselines": "qmml.experiments.workloads.trading_baselines",
-    "trading-rl": "qmml.experiments.workloads.trading_rl",
-    "dqn-cartpole": "qmml.experiments.workloads.dqn_cartpole",
+    "bandit-testbed": "qmml.experiments.workloads.bandits.testbed",
+    "bandit-stocks": "qmml.experiments.workloads.bandits.stocks",
+    "gridworld-dp": "qmml.experiments.workloads.gridworld.dp",
+    "gridworld-control": "qmml.experiments.workloads.gridworld.control",
+    "regression": "qmml.experiments.workloads.supervised.regression",
+    "nn-from-scratch": "qmml.experiments.workloads.supervised.nn_from_scratch",
+    "classification": "qmml.experiments.workloads.supervised.classification",
+    "trading-baselines": "qmml.experiments.workloads.trading.baselines",
+    "trading-rl": "qmml.experiments.workloads.trading.rl",
+    "dqn-cartpole": "qmml.experiments.workloads.control.dqn_cartpole",
 }
 
 

@@ -31,7 +31,7 @@ from qmml.agents.planning import (
 )
 from qmml.agents.protocol import Agent
 from qmml.envs.gambler import GamblersProblem
-from qmml.envs.gridworld import GridWorldEnv
+from qmml.envs.gridworld.env import GridWorldEnv
 
 
 def grid_mdp(grid: str = "4x4", **kw) -> tuple[TabularMDP, GridWorldEnv]:

@@ -20,7 +20,7 @@ from qmml.agents.strategies import (
     TimeSeriesMomentum,
 )
 from qmml.envs.market import ExecutionModel, Market, StockTradingEnv
-from qmml.envs.market.backtest import backtest
+from qmml.envs.market.backtest.engine import backtest
 from qmml.envs.market.synthetic import gbm
 
 PARAMS = {

@@ -13,7 +13,7 @@ from qmml.agents.mdp import TabularMDP
 from qmml.agents.planning import evaluate_policy, value_iteration
 from qmml.agents.protocol import Agent
 from qmml.agents.tabular import TABULAR_AGENTS, ExpectedSarsa, QLearning, Sarsa
-from qmml.envs.gridworld import GridWorldEnv
+from qmml.envs.gridworld.env import GridWorldEnv
 
 
 class Chain(gym.Env[int, int]):

@@ -15,8 +15,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import qmml.envs as envs
 from qmml.envs.gambler import GamblersProblem
-from qmml.envs.gridworld import GridWorldEnv, make_grid, register_gridworld_envs
-from qmml.envs.gridworld_maps import (
+from qmml.envs.gridworld.env import GridWorldEnv, make_grid, register_gridworld_envs
+from qmml.envs.gridworld.maps import (
     GridMap,
     MapError,
     builtin_map,
@@ -24,7 +24,7 @@ from qmml.envs.gridworld_maps import (
     parse_map,
     random_maze,
 )
-from qmml.envs.gridworld_model import build_model
+from qmml.envs.gridworld.model import build_model
 
 GRID_IDS = [
     "qmml/GridWorld5x5-v0",

@@ -11,7 +11,7 @@ from qmml.experiments.cli import main
 from qmml.experiments.runner import trial_seed
 from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
 from qmml.experiments.workload import PlotContext, expand_agents
-from qmml.experiments.workloads.dqn_cartpole import DQNCartPole
+from qmml.experiments.workloads.control.dqn_cartpole import DQNCartPole
 
 SPEC = Path(__file__).resolve().parents[2] / "experiments" / "specs" / "dqn-cartpole.yaml"
 WL = DQNCartPole()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qmml.envs.market.metrics import sharpe_ratio
+from qmml.envs.market.backtest.metrics import sharpe_ratio
 from qmml.experiments.stats import (
     bootstrap_curve,
     bootstrap_diff,

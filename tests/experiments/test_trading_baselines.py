@@ -12,7 +12,7 @@ from qmml.experiments.cli import main, resolve_spec
 from qmml.experiments.report import build_report
 from qmml.experiments.runner import run_experiment
 from qmml.experiments.spec import SpecError, apply_overrides, apply_quick
-from qmml.experiments.workloads.trading_baselines import monthly_returns
+from qmml.experiments.workloads.trading.baselines import monthly_returns
 
 
 @pytest.mark.slow

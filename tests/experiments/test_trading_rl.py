@@ -18,8 +18,8 @@ from qmml.experiments.cli import main
 from qmml.experiments.runner import trial_seed
 from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
 from qmml.experiments.workload import expand_agents
-from qmml.experiments.workloads.trading_rl import TradingEnv, TradingRL, walk_forward_folds
-from qmml.experiments.workloads.trading_rl_eval import FlatDiscrete, FoldPath, stitch
+from qmml.experiments.workloads.trading.rl import TradingEnv, TradingRL, walk_forward_folds
+from qmml.experiments.workloads.trading.walk_forward import FlatDiscrete, FoldPath, stitch
 
 SPECS = Path(__file__).resolve().parents[2] / "experiments" / "specs"
 WL = TradingRL()
@@ -287,7 +287,7 @@ def _ctx(sharpe: dict[str, list[float]]):
 
 
 def test_report_says_plainly_when_no_agent_beats_the_baselines():
-    from qmml.experiments.workloads.trading_rl_report import comparison, notes
+    from qmml.experiments.workloads.trading.rl_report import comparison, notes
 
     ctx = _ctx(
         {
@@ -311,7 +311,7 @@ def test_report_says_plainly_when_no_agent_beats_the_baselines():
 
 
 def test_report_names_an_agent_that_beats_both_baselines():
-    from qmml.experiments.workloads.trading_rl_report import notes
+    from qmml.experiments.workloads.trading.rl_report import notes
 
     ctx = _ctx({"ppo-lstm": [1.5, 1.6, 1.7], "buy-and-hold": [0.8] * 3, "sma-crossover": [1.0] * 3})
     text = " ".join(notes(ctx))
@@ -321,7 +321,7 @@ def test_report_names_an_agent_that_beats_both_baselines():
 
 
 def test_an_agent_that_never_trades_has_sharpe_zero_not_nan():
-    from qmml.experiments.workloads.trading_rl_eval import summary_metrics
+    from qmml.experiments.workloads.trading.walk_forward import summary_metrics
 
     flat = FoldPath(np.arange(5), np.full(5, 100.0), np.zeros(5), np.zeros(4))
     m = summary_metrics(flat)
@@ -342,7 +342,7 @@ def test_folds_end_on_the_last_day_unless_a_start_is_given():
 
 
 def test_the_random_strategy_is_never_the_best_rule():
-    from qmml.experiments.workloads.trading_rl_report import comparison, notes
+    from qmml.experiments.workloads.trading.rl_report import comparison, notes
 
     ctx = _ctx(
         {

@@ -10,7 +10,7 @@ import pytest
 
 from qmml.experiments.cli import resolve_spec
 from qmml.experiments.workload import PlotContext, ResolvedAgent
-from qmml.experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
+from qmml.experiments.workloads.trading.uncertainty import selection_note, sharpe_over_time_table
 
 
 def _ctx(equity: dict[str, np.ndarray], types: dict[str, str], groups=None) -> PlotContext:

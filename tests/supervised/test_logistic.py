@@ -7,7 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qmml.supervised.data import load_dataset, scaled, split
 from qmml.supervised.logistic import LogisticRegression
-from qmml.supervised.nn import log_softmax
+from qmml.supervised.scratch.nn import log_softmax
 
 
 @pytest.mark.parametrize(

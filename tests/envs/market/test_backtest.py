@@ -8,7 +8,7 @@ import pytest
 
 from qmml.agents.strategies import BuyAndHold, SmaCrossover, Strategy
 from qmml.envs.market import ExecutionModel
-from qmml.envs.market.backtest import backtest, backtest_batch, backtest_grid, round_trips
+from qmml.envs.market.backtest.engine import backtest, backtest_batch, backtest_grid, round_trips
 from qmml.envs.market.synthetic import gbm
 
 

@@ -250,7 +250,7 @@ def test_ffill_gap_day_is_a_flat_bar_at_the_last_close(tmp_path: Path) -> None:
 
 def test_order_before_a_gap_day_fills_at_the_carried_close(tmp_path: Path) -> None:
     from qmml.agents.strategies import BuyAndHold
-    from qmml.envs.market.backtest import backtest
+    from qmml.envs.market.backtest.engine import backtest
     from qmml.envs.market.execution import ExecutionModel
 
     m = load_csv(_write(tmp_path, GAP), fill="ffill").select(["B"])

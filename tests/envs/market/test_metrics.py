@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qmml.envs.market import metrics as mx
+from qmml.envs.market.backtest import metrics as mx
 
 EQ = np.array([100.0, 110.0, 99.0, 121.0])  # returns +10%, -10%, +22.2%
 

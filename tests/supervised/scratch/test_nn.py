@@ -8,8 +8,8 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qmml.supervised.data import load_dataset, make_spiral, scaled, split
-from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from qmml.supervised.nn import (
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.scratch.nn import (
     CrossEntropyLoss,
     Dense,
     Identity,
@@ -25,7 +25,7 @@ from qmml.supervised.nn import (
     log_softmax,
     softmax,
 )
-from qmml.supervised.optim import SGD, Adam
+from qmml.supervised.scratch.optim import SGD, Adam
 
 ACTS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "identity": Identity}
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qmml.supervised.mlp import MLPBase, MLPClassifierMixin, MLPRegressorMixin, Weights
+from qmml.supervised.scratch.mlp import MLPBase, MLPClassifierMixin, MLPRegressorMixin, Weights
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor"]
 

@@ -1,7 +1,7 @@
 """Multi-layer perceptrons as scikit-learn estimators, trained with the NumPy network.
 
 The training loop (mini-batches, epochs, early stopping on a validation split) lives in
-:class:`MLPBase` and is shared with the PyTorch estimators in ``qmml.supervised.torch_nn``: a
+:class:`MLPBase` and is shared with the PyTorch estimators in ``qmml.supervised.deep.mlp``: a
 backend only builds the network from the initial weights and takes one optimiser step. With
 the same ``random_state`` both backends start from the same weights and see the same batches,
 so their results can be compared number for number.
@@ -17,7 +17,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from qmml.supervised.nn import (
+from qmml.supervised.scratch.nn import (
     ACTIVATIONS,
     CrossEntropyLoss,
     MSELoss,
@@ -25,7 +25,7 @@ from qmml.supervised.nn import (
     mlp_from_weights,
     softmax,
 )
-from qmml.supervised.optim import SGD, Adam
+from qmml.supervised.scratch.optim import SGD, Adam
 
 __all__ = ["MLPBase", "NumpyMLPClassifier", "NumpyMLPRegressor"]
 
@@ -291,7 +291,7 @@ class MLPRegressorMixin(RegressorMixin):
 
 
 class _NumpyBackend:
-    """Backend hooks for :class:`MLPBase` using ``qmml.supervised.nn``.
+    """Backend hooks for :class:`MLPBase` using ``qmml.supervised.scratch.nn``.
 
     Attributes:
         network_: the trained :class:`supervised.nn.Sequential` (outputs logits).

@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from qmml.agents.strategies import STRATEGIES
 from qmml.envs.datasets import DataError
-from qmml.envs.market import metrics as mx
+from qmml.envs.market.backtest import metrics as mx
 from qmml.envs.market.data import Market, load_market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.features import FeatureTable

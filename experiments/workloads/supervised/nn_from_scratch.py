@@ -19,10 +19,10 @@ from sklearn.neural_network import MLPClassifier
 
 from qmml.experiments.spec import ExperimentSpec
 from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
-from qmml.experiments.workloads.classification import classifier_tables
-from qmml.experiments.workloads.supervised_common import DataEnv, SupervisedWorkload, trial_result
-from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
-from qmml.supervised.mlp import NumpyMLPClassifier
+from qmml.experiments.workloads.supervised.classification import classifier_tables
+from qmml.experiments.workloads.supervised.common import DataEnv, SupervisedWorkload, trial_result
+from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier
 
 __all__ = ["NNFromScratch", "sklearn_mlp"]
 
@@ -43,9 +43,9 @@ def torch_mlp(
     dtype: str = "float64",
     random_state: int | None = None,
 ) -> BaseEstimator:
-    """:class:`supervised.torch_nn.TorchMLPClassifier` (parameters as the NumPy network)."""
+    """:class:`qmml.supervised.deep.mlp.TorchMLPClassifier` (parameters as the NumPy network)."""
     params = dict(locals())
-    from qmml.supervised.torch_nn import TorchMLPClassifier  # torch loads only when used
+    from qmml.supervised.deep.mlp import TorchMLPClassifier  # torch loads only when used
 
     return TorchMLPClassifier(**params)
 
@@ -95,7 +95,7 @@ def _warm_up_torch() -> None:
     """One tiny fit per process: PyTorch's first backward pass pays one-off initialisation
     (about a second) that would otherwise land in the first torch trial's wall time."""
     if not _WARM:
-        from qmml.supervised.torch_nn import TorchMLPClassifier
+        from qmml.supervised.deep.mlp import TorchMLPClassifier
 
         rng = np.random.default_rng(0)
         TorchMLPClassifier((4,), max_epochs=2, random_state=0).fit(

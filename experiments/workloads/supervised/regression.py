@@ -20,14 +20,14 @@ from sklearn.pipeline import Pipeline
 
 from qmml.experiments.spec import ExperimentSpec
 from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
-from qmml.experiments.workloads.supervised_common import (
+from qmml.experiments.workloads.supervised.common import (
     DataEnv,
     Fitted,
     SupervisedWorkload,
     downsample,
     trial_result,
 )
-from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
+from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
 from qmml.supervised.linear import LinearRegression, polynomial_regression
 from qmml.supervised.metrics import cross_validate_error, learning_curve_error, regression_scores
 

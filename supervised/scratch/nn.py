@@ -1,5 +1,5 @@
 """A neural network in NumPy: layers, losses, back-propagation, gradient check (optimisers:
-``qmml.supervised.optim``).
+``qmml.supervised.scratch.optim``).
 
 Shapes: a batch is a matrix of shape (n, features); every layer maps (n, d_in) -> (n, d_out).
 ``forward`` caches what ``backward`` needs; ``backward`` takes dLoss/dOutput and returns

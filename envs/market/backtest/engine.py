@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from qmml.envs.market.backtest.results import BacktestResult, round_trips
 from qmml.envs.market.data import Market
 from qmml.envs.market.execution import (
     NP,
@@ -29,7 +30,6 @@ from qmml.envs.market.execution import (
     mark_to_market,
 )
 from qmml.envs.market.features import FeatureTable
-from qmml.envs.market.results import BacktestResult, round_trips
 from qmml.envs.market.splits import decision_range
 
 __all__ = [

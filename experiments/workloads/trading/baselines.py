@@ -3,7 +3,7 @@
 One trial backtests one strategy with the fast backtester (identical to stepping the market
 environment). Curves use the date as ``step`` (YYYYMMDD): ``equity``, ``drawdown_pct``,
 ``gross_exposure``, the report ticker's ``price`` and its fills (``buy``/``sell`` at the
-fill price). Scalars are every metric of :mod:`qmml.envs.market.metrics`.
+fill price). Scalars are every metric of :mod:`qmml.envs.market.backtest.metrics`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pydantic import Field, field_validator
 
 from qmml.agents.strategies import STRATEGIES
 from qmml.envs.datasets import DataError, parse_date
-from qmml.envs.market.backtest import BacktestResult, backtest
+from qmml.envs.market.backtest.engine import BacktestResult, backtest
+from qmml.envs.market.backtest.metrics import drawdown
 from qmml.envs.market.data import GapError, Market, load_market
 from qmml.envs.market.execution import ExecutionModel
 from qmml.envs.market.features import FeatureTable
-from qmml.envs.market.metrics import drawdown
 from qmml.envs.market.render import grid_heatmap
 from qmml.envs.market.splits import decision_range
 from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
@@ -38,7 +38,7 @@ from qmml.experiments.workload import (
     accepts_param,
     register,
 )
-from qmml.experiments.workloads.trading_uncertainty import selection_note, sharpe_over_time_table
+from qmml.experiments.workloads.trading.uncertainty import selection_note, sharpe_over_time_table
 
 __all__ = ["TradingBaselines", "TradingEnv"]
 

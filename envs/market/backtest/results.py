@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from qmml.envs.market import metrics as mx
+from qmml.envs.market.backtest import metrics as mx
 from qmml.envs.market.data import Market
 
 __all__ = ["BacktestResult", "round_trips"]
@@ -94,7 +94,7 @@ class BacktestResult:
         )
 
     def metrics(self) -> dict[str, float]:
-        """Every metric of :mod:`qmml.envs.market.metrics`, keyed by its unit-bearing name."""
+        """Every metric of :mod:`~qmml.envs.market.backtest.metrics`, keyed by unit-bearing name."""
         r = mx.returns_of(self.equity)
         rows = round_trips(self.fill_arrays, self.market.n_assets, self.close[-1])
         closed = np.array([row[4] for row in rows if not row[5]])

@@ -8,9 +8,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.nn import functional as F
 
 from qmml.supervised.data import load_dataset, split
-from qmml.supervised.mlp import NumpyMLPClassifier, NumpyMLPRegressor
-from qmml.supervised.nn import CrossEntropyLoss
-from qmml.supervised.torch_nn import TorchMLPClassifier, TorchMLPRegressor
+from qmml.supervised.deep.mlp import TorchMLPClassifier, TorchMLPRegressor
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier, NumpyMLPRegressor
+from qmml.supervised.scratch.nn import CrossEntropyLoss
 
 torch.set_num_threads(1)  # float results depend on the thread count
 

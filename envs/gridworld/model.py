@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from qmml.envs.gridworld_maps import GridMap, MapError
+from qmml.envs.gridworld.maps import GridMap, MapError
 
 __all__ = ["ACTION_DELTAS", "ACTION_NAMES", "GridModel", "build_model"]
 

@@ -32,8 +32,8 @@ from qmml.experiments.workload import (
     Workload,
     register,
 )
-from qmml.experiments.workloads.gridworld_plots import PLOTS
-from qmml.experiments.workloads.gridworld_problems import (
+from qmml.experiments.workloads.gridworld.plots import PLOTS
+from qmml.experiments.workloads.gridworld.problems import (
     Problem,
     ProblemEnv,
     build_problem,

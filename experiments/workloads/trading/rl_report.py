@@ -25,7 +25,7 @@ from qmml.experiments.stats import (
     probability_of_improvement,
 )
 from qmml.experiments.workload import PlotContext
-from qmml.experiments.workloads.trading_uncertainty import sharpe_over_time_table
+from qmml.experiments.workloads.trading.uncertainty import sharpe_over_time_table
 
 __all__ = ["PLOTS", "comparison", "notes", "plot_oos", "plot_p_beat", "plot_positions", "tables"]
 

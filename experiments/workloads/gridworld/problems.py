@@ -17,8 +17,8 @@ from pydantic import Field
 
 from qmml.agents.mdp import MDPError, TabularMDP
 from qmml.envs.gambler import GamblersProblem
-from qmml.envs.gridworld import GridWorldEnv
-from qmml.envs.gridworld_maps import MapError
+from qmml.envs.gridworld.env import GridWorldEnv
+from qmml.envs.gridworld.maps import MapError
 from qmml.experiments.spec import SpecError
 from qmml.experiments.workload import StrictModel
 

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from qmml.envs.gridworld_maps import (
+from qmml.envs.gridworld.maps import (
     BUILTIN_MAPS,
     GridMap,
     MapError,
@@ -19,7 +19,7 @@ from qmml.envs.gridworld_maps import (
     parse_map,
     random_maze,
 )
-from qmml.envs.gridworld_model import ACTION_NAMES, GridModel, build_model
+from qmml.envs.gridworld.model import ACTION_NAMES, GridModel, build_model
 
 __all__ = ["GridWorldEnv", "make_grid", "register_gridworld_envs"]
 
@@ -76,7 +76,7 @@ class GridWorldEnv(gym.Env[int, int]):
     """Walk a grid of cells to a goal: the gridworlds of Sutton & Barto (2018), ch. 3-6.
 
     ## Description
-    The map (see :mod:`qmml.envs.gridworld_maps`) has walls, a start, goals and terminal cells,
+    The map (see :mod:`qmml.envs.gridworld.maps`) has walls, a start, goals and terminal cells,
     holes, cliffs that send the agent back to the start, and teleports (Example 3.5: A→A′
     +10, B→B′ +5). Moves can slip sideways and columns can have wind (Example 6.5), steady
     or stochastic (Exercise 6.10). The model
@@ -273,7 +273,7 @@ def register_gridworld_envs() -> list[str]:
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
-                entry_point="qmml.envs.gridworld:GridWorldEnv",
+                entry_point="qmml.envs.gridworld.env:GridWorldEnv",
                 kwargs=kwargs,
                 max_episode_steps=limit,
             )

@@ -45,8 +45,8 @@ from qmml.experiments.workload import (
     register,
     run_artifacts_dir,
 )
-from qmml.experiments.workloads import trading_rl_report as report
-from qmml.experiments.workloads.trading_rl_eval import (
+from qmml.experiments.workloads.trading import rl_report as report
+from qmml.experiments.workloads.trading.walk_forward import (
     FlatDiscrete,
     check_periods,
     env_kwargs,

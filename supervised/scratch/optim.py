@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qmml.supervised.nn import Parameter
+from qmml.supervised.scratch.nn import Parameter
 
 __all__ = ["SGD", "Adam"]
 

@@ -25,16 +25,16 @@ from sklearn.tree import DecisionTreeClassifier
 
 from qmml.experiments.spec import ExperimentSpec
 from qmml.experiments.workload import PlotContext, ResolvedAgent, TrialResult, register
-from qmml.experiments.workloads.supervised_common import (
+from qmml.experiments.workloads.supervised.common import (
     DataEnv,
     Fitted,
     SupervisedWorkload,
     trial_result,
 )
-from qmml.experiments.workloads.supervised_plots import SUPERVISED_PLOTS
+from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
 from qmml.supervised.logistic import LogisticRegression
 from qmml.supervised.metrics import classification_scores, mean_roc_curve
-from qmml.supervised.mlp import NumpyMLPClassifier
+from qmml.supervised.scratch.mlp import NumpyMLPClassifier
 
 __all__ = ["Classification", "classifier_tables"]
 

@@ -1,0 +1,1 @@
+"""Bandit workloads: the 10-armed testbed (``testbed``) and bandits picking stocks (``stocks``)."""

@@ -1,0 +1,1 @@
+"""Deep-RL control workloads on Gymnasium classics (``dqn_cartpole``)."""
