@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
 from qmml.experiments.store import RunDir, TrialFiles, encode_trial, environment_meta, now_iso
-from qmml.experiments.workload import RUN_DIR_ENV, ResolvedAgent, get_workload
+from qmml.experiments.workload import ResolvedAgent, TrialContext, get_workload
 
-__all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_seed"]
+__all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_context", "trial_seed"]
 
 Executor = Literal["serial", "process", "ray"]
 
@@ -57,7 +57,14 @@ class RunOutcome:
 
 def trial_seed(spec: ExperimentSpec, seed_index: int) -> np.random.SeedSequence:
     """The seed sequence of seed index ``seed_index`` (shared by every agent)."""
-    return np.random.SeedSequence(spec.seed, spawn_key=(seed_index,))
+    return trial_context(spec, seed_index).seed
+
+
+def trial_context(
+    spec: ExperimentSpec, seed_index: int, artifacts_dir: Path | None = None
+) -> TrialContext:
+    """What a trial of seed index ``seed_index`` is handed (see :class:`TrialContext`)."""
+    return TrialContext.of(spec, seed_index, artifacts_dir)
 
 
 def _key(agent: str, seed: int) -> str:
@@ -93,14 +100,15 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     return trials
 
 
-def _run_trial(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialFiles | str, float]:
+def _run_trial(
+    spec: ExperimentSpec, trial: Trial, artifacts: Path | None = None
+) -> tuple[str, TrialFiles | str, float]:
     """Run one trial and encode its files; never raises (a failure comes back as its
     traceback). Encoding here puts that work in the workers, not the parent process."""
     t0 = time.perf_counter()
+    ctx = trial_context(spec, trial.seed_index, artifacts / trial.key if artifacts else None)
     try:
-        result = get_workload(spec.kind).run_trial(
-            spec, trial.agent, trial_seed(spec, trial.seed_index)
-        )
+        result = get_workload(spec.kind).run_trial(spec, trial.agent, ctx)
         return trial.key, encode_trial(result), time.perf_counter() - t0
     except Exception:  # a failing trial must not kill the others
         return trial.key, traceback.format_exc(), time.perf_counter() - t0
@@ -116,14 +124,14 @@ def _worker_init() -> None:
 
 
 def _serial(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
 ) -> Iterator[tuple[str, TrialFiles | str, float]]:
     for t in trials:
-        yield _run_trial(spec, t)
+        yield _run_trial(spec, t, art)
 
 
 def _process(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
 ) -> Iterator[tuple[str, TrialFiles | str, float]]:
     import multiprocessing as mp
 
@@ -136,7 +144,7 @@ def _process(
         queue = list(trials)
         while queue or futures:
             while queue and len(futures) < 2 * workers:  # bounded in-flight work
-                futures.add(pool.submit(_run_trial, spec, queue.pop(0)))
+                futures.add(pool.submit(_run_trial, spec, queue.pop(0), art))
             done, futures = wait(futures, return_when=FIRST_COMPLETED)
             for f in done:
                 yield f.result()
@@ -147,7 +155,7 @@ def _process(
 
 
 def _ray(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None
+    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
 ) -> Iterator[tuple[str, TrialFiles | str, float]]:
     try:
         import ray
@@ -166,7 +174,7 @@ def _ray(
             ray.init(num_cpus=workers, **kwargs)
         started = True
     remote = ray.remote(num_cpus=1)(_ray_task)
-    pending = [remote.remote(spec, t) for t in trials]
+    pending = [remote.remote(spec, t, art) for t in trials]
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -179,9 +187,9 @@ def _ray(
             ray.shutdown()
 
 
-def _ray_task(spec: ExperimentSpec, trial: Trial) -> tuple[str, TrialFiles | str, float]:
+def _ray_task(spec: ExperimentSpec, trial: Trial, art: Path) -> tuple[str, TrialFiles | str, float]:
     _worker_init()
-    return _run_trial(spec, trial)
+    return _run_trial(spec, trial, art)
 
 
 _EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialFiles | str, float]]]] = {
@@ -229,15 +237,7 @@ def run_experiment(
     trials = plan_trials(spec)
     run = run_dir_for(spec, out)
     run.init(spec, fresh=fresh)
-    previous = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = str(run.path.resolve())  # for trial artifacts (logs, models)
-    try:
-        return _run(spec, trials, run, executor, workers, ray_address, progress)
-    finally:
-        if previous is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = previous
+    return _run(spec, trials, run, executor, workers, ray_address, progress)
 
 
 def _run(
@@ -289,7 +289,9 @@ def _run(
     )
     try:
         if pending:
-            for key, result, wall_s in _EXECUTORS[executor](spec, pending, workers, ray_address):
+            art = run.path.resolve() / "artifacts"  # for trial artifacts (logs, models)
+            runs = _EXECUTORS[executor](spec, pending, workers, ray_address, art)
+            for key, result, wall_s in runs:
                 if isinstance(result, str):
                     outcome.failed.append(key)
                     run.append_log(

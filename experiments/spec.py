@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,14 @@ __all__ = [
     "ExperimentSpec",
     "PlotSpec",
     "SpecError",
+    "StrictModel",
     "apply_overrides",
+    "did_you_mean",
+    "format_validation_error",
     "load_spec",
     "parse_yaml",
     "spec_hash",
+    "unknown_choice",
 ]
 
 
@@ -64,11 +69,30 @@ class SpecError(ValueError):
     """A user-facing problem with an experiment spec (bad YAML, unknown key, bad value)."""
 
 
-class _Frozen(BaseModel):
+class StrictModel(BaseModel):
+    """The one base of every config model (the spec and each workload's sections): unknown
+    keys are errors, objects are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AgentSpec(_Frozen):
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
+    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else ""
+
+
+def unknown_choice(what: str, value: str, allowed: Iterable[str], key: str) -> str:
+    """The one-line message for a value that is not one of ``allowed``."""
+    choices = sorted(allowed)
+    if not choices:
+        return f"{key}: unknown {what} {value!r}; there is none to choose from here"
+    return f"{key}: unknown {what} {value!r}; choose from {', '.join(choices)}" + did_you_mean(
+        value, choices
+    )
+
+
+class AgentSpec(StrictModel):
     """One agent of an experiment.
 
     Attributes:
@@ -100,7 +124,7 @@ class AgentSpec(_Frozen):
         return v
 
 
-class PlotSpec(_Frozen):
+class PlotSpec(StrictModel):
     """One figure of the report.
 
     Attributes:
@@ -120,7 +144,7 @@ class PlotSpec(_Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class ReportSpec(_Frozen):
+class ReportSpec(StrictModel):
     """What the report shows: ``primary`` is the scalar metric agents are ranked and compared on."""
 
     primary: str | None = None
@@ -128,7 +152,7 @@ class ReportSpec(_Frozen):
     plots: list[PlotSpec] = Field(default_factory=list)
 
 
-class ExperimentSpec(_Frozen):
+class ExperimentSpec(StrictModel):
     """A whole experiment.
 
     Attributes:
@@ -165,26 +189,39 @@ class ExperimentSpec(_Frozen):
         return v
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def format_validation_error(
+    err: ValidationError,
+    model: type[BaseModel],
+    source: str = "",
+    prefix: tuple[str, ...] = (),
+) -> str:
+    """One line for the first error pydantic found, naming the key, the value and what is
+    allowed (the keys of the model that owns it, with a "did you mean").
+
+    Args:
+        err: pydantic's error.
+        model: the model that was validated.
+        source: where the data came from (a file, ``--set``), put first.
+        prefix: the keys above ``model`` (e.g. ``("env",)`` for a workload's section).
+    """
     e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"]) or "<top>"
+    loc = ".".join(str(p) for p in (*prefix, *e["loc"])) or "<top>"
+    lead = f"{source}: " if source else ""
     if e["type"] == "extra_forbidden":
-        field_owner = _owner_of(e["loc"])
-        allowed = sorted(field_owner.model_fields) if field_owner else []
-        hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
-        did = f"; did you mean {hint[0]!r}?" if hint else ""
-        return f"{source}: unknown key {loc!r}; allowed keys here: {', '.join(allowed)}{did}"
+        owner = _owner_of(model, e["loc"])
+        allowed = sorted(owner.model_fields) if owner else []
+        did = did_you_mean(str(e["loc"][-1]), allowed)
+        return f"{lead}unknown key {loc!r}; allowed keys here: {', '.join(allowed)}{did}"
     value = e.get("input")
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     msg = e["msg"].removeprefix("Value error, ")
-    return f"{source}: bad value for {loc!r}: {shown} ({msg})"
+    return f"{lead}bad value for {loc!r}: {shown} ({msg})"
 
 
-def _owner_of(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _owner_of(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model class that owns the last key of a validation-error location."""
-    model: type[BaseModel] = ExperimentSpec
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -214,7 +251,7 @@ def spec_from_dict(data: Any, source: str = "spec") -> ExperimentSpec:
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_format_validation_error(err, source)) from None
+        raise SpecError(format_validation_error(err, ExperimentSpec, source)) from None
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:

@@ -1,146 +1,99 @@
-"""What a workload is, and the registry of workloads (the ``kind`` of an experiment spec).
+"""What a workload is, what a trial is handed, and the registry of workloads (a spec's ``kind``).
 
-A workload turns one trial (an agent's settings and a seed) into plain result tables. The
-runner knows nothing else about it: bandits, gridworld planners, trading agents and supervised
-models all plug in here. To add one, subclass :class:`Workload` and call :func:`register`.
+A workload turns one trial (an agent's settings and a :class:`TrialContext`) into plain result
+tables. The runner knows nothing else about it: bandits, gridworld planners, trading agents and
+supervised models all plug in here. To add one, subclass :class:`Workload` and call
+:func:`register`.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from qmml.experiments.spec import ExperimentSpec, SpecError
+from qmml.experiments.results import PlotContext, ResolvedAgent, TrialResult
+from qmml.experiments.spec import (
+    ExperimentSpec,
+    SpecError,
+    StrictModel,
+    format_validation_error,
+    unknown_choice,
+)
 
 __all__ = [
     "PlotContext",
     "ResolvedAgent",
+    "StrictModel",
+    "TrialContext",
     "TrialResult",
     "Workload",
+    "accepts_param",
     "check_params",
+    "expand_agents",
     "get_workload",
     "register",
-    "run_artifacts_dir",
     "workloads",
 ]
 
 
 @dataclass(frozen=True)
-class ResolvedAgent:
-    """An agent after sweep expansion: the unit a trial runs.
+class TrialContext:
+    """What the runner hands a trial besides its spec and agent.
+
+    Every random choice of a trial comes from ``seed``, through :meth:`seeds`,
+    :meth:`int_seeds` or :meth:`rng`; these derive children afresh on each call (a
+    ``SeedSequence``'s own ``spawn`` counts its calls, so two calls would differ).
 
     Attributes:
-        name: unique label, e.g. ``eps-greedy[epsilon=0.1]``.
-        type: registered agent type.
-        params: constructor arguments.
-        env: environment overrides for this agent.
-        group: family label for parameter studies (the spec name before expansion).
-        swept: the swept parameter and its value, if any.
+        seed: ``SeedSequence(spec.seed, spawn_key=(seed_index,))``, shared by every agent of
+            this seed index (common random numbers).
+        seed_index: 0 .. spec.seeds - 1.
+        artifacts_dir: where the trial may write what is not a result (TensorBoard logs,
+            checkpoints): ``<run>/artifacts/<trial>`` under the runner, None outside it.
+        threads: torch/BLAS threads the trial may use (float results depend on it).
     """
 
-    name: str
-    type: str
-    params: dict[str, Any]
-    env: dict[str, Any]
-    group: str
-    swept: tuple[str, Any] | None = None
-
-
-@dataclass
-class TrialResult:
-    """What one trial returns: tidy tables, no agent objects.
-
-    Attributes:
-        curves: columns ``step`` (int), ``metric`` (str), ``value`` (float).
-        scalars: columns ``metric`` (str), ``value`` (float). A metric may repeat within a
-            trial: its rows are then a sample (e.g. the final wealth of many random pickers).
-        info: small JSON-able extras recorded in the run log.
-    """
-
-    curves: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {
-                "step": pd.Series(dtype="int64"),
-                "metric": pd.Series(dtype="str"),
-                "value": pd.Series(dtype="float64"),
-            }
-        )
-    )
-    scalars: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {"metric": pd.Series(dtype="str"), "value": pd.Series(dtype="float64")}
-        )
-    )
-    info: dict[str, Any] = field(default_factory=dict)
+    seed: np.random.SeedSequence
+    seed_index: int = 0
+    artifacts_dir: Path | None = None
+    threads: int = 1
 
     @staticmethod
-    def from_arrays(
-        curves: dict[str, np.ndarray] | None = None,
-        scalars: dict[str, float | np.ndarray] | None = None,
-        steps: np.ndarray | None = None,
-        **info: Any,
-    ) -> TrialResult:
-        """Build tables from ``{metric: array}`` curves (one value per step) and scalars."""
-        parts = []
-        for metric, values in (curves or {}).items():
-            values = np.asarray(values, dtype=np.float64)
-            x = np.arange(1, len(values) + 1) if steps is None else np.asarray(steps)
-            parts.append(
-                pd.DataFrame({"step": x.astype(np.int64), "metric": metric, "value": values})
-            )
-        res = TrialResult(info=info)
-        if parts:
-            res.curves = pd.concat(parts, ignore_index=True)
-        rows = [
-            (m, float(v))
-            for m, vals in (scalars or {}).items()
-            for v in np.atleast_1d(np.asarray(vals, dtype=np.float64))
-        ]
-        if rows:
-            res.scalars = pd.DataFrame(rows, columns=["metric", "value"])
-        return res
+    def of(
+        spec: ExperimentSpec, seed_index: int, artifacts_dir: Path | None = None
+    ) -> TrialContext:
+        """The context of seed index ``seed_index`` of ``spec`` (what the runner builds)."""
+        seed = np.random.SeedSequence(spec.seed, spawn_key=(seed_index,))
+        return TrialContext(seed, seed_index, artifacts_dir)
 
+    def _fresh(self) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.seed.entropy, spawn_key=self.seed.spawn_key)
 
-@dataclass
-class PlotContext:
-    """Everything a plot function may draw from: stored results only, never a re-run.
+    def seeds(self, n: int) -> list[np.random.SeedSequence]:
+        """``n`` independent child seeds (the same ``n`` children on every call)."""
+        return self._fresh().spawn(n)
 
-    Attributes:
-        spec: the resolved spec of the run (for ``compare``: of the first run).
-        curves: columns trial, agent, seed, step, metric, value.
-        scalars: columns trial, agent, seed, metric, value.
-        agents: resolved agents by name, in spec order.
-    """
+    def int_seeds(self, n: int, high: int = 2**32) -> list[int]:
+        """``n`` child seeds as integers in ``[0, high)``, for libraries that take an int."""
+        return [int(s.generate_state(1)[0]) % high for s in self.seeds(n)]
 
-    spec: ExperimentSpec
-    curves: pd.DataFrame
-    scalars: pd.DataFrame
-    agents: dict[str, ResolvedAgent]
+    def int_seed(self) -> int:
+        """The trial's own seed as one integer (for a single library call)."""
+        return int(self._fresh().generate_state(1)[0])
+
+    def rng(self) -> np.random.Generator:
+        """A generator on the trial's own seed."""
+        return np.random.default_rng(self._fresh())
 
 
 PlotFn = Callable[..., Any]
-
-RUN_DIR_ENV = "QMML_RUN_DIR"
-
-
-def run_artifacts_dir() -> Path | None:
-    """Where a trial may write artifacts that are not results (TensorBoard logs, checkpoints):
-    ``<run folder>/artifacts`` while the runner runs it, None outside the runner.
-
-    The runner exports the run folder in ``QMML_RUN_DIR`` (inherited by process-pool and
-    local Ray workers); result tables still travel back through :class:`TrialResult`.
-    """
-    root = os.environ.get(RUN_DIR_ENV)
-    return Path(root) / "artifacts" if root else None
 
 
 class Workload:
@@ -181,7 +134,7 @@ class Workload:
         for a in agents:
             if a.type not in self.agent_types:
                 raise SpecError(
-                    _unknown("agent type", a.type, self.agent_types, f"agents.{a.group}.type")
+                    unknown_choice("agent type", a.type, self.agent_types, f"agents.{a.group}.type")
                 )
             check_params(self.agent_types[a.type], a.params, f"agents.{a.group}.params")
             self.env_config(spec, a)
@@ -190,7 +143,7 @@ class Workload:
         for p in spec.report.plots:
             for n in p.agents or []:
                 if n not in names and n not in {a.group for a in agents}:
-                    raise SpecError(_unknown("agent", n, names, "report.plots.agents"))
+                    raise SpecError(unknown_choice("agent", n, names, "report.plots.agents"))
         self._check_plots(spec)
         return agents
 
@@ -201,7 +154,9 @@ class Workload:
         kinds = {**PLOTS, **self.plots}
         for i, p in enumerate(spec.report.plots):
             if p.plot not in kinds:
-                raise SpecError(_unknown("plot kind", p.plot, kinds, f"report.plots[{i}].plot"))
+                raise SpecError(
+                    unknown_choice("plot kind", p.plot, kinds, f"report.plots[{i}].plot")
+                )
             check_options(p, f"report.plots[{i}].options")
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
@@ -217,9 +172,9 @@ class Workload:
 
     # -- running ----------------------------------------------------------------------------
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
-        """Run one agent with one seed and return its result tables."""
+        """Run one agent under one seed (``ctx``) and return its result tables."""
         raise NotImplementedError
 
 
@@ -234,28 +189,7 @@ def _validate(model: type[BaseModel] | None, data: dict[str, Any], section: str)
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        e = err.errors()[0]
-        loc = ".".join([section, *map(str, e["loc"])])
-        if e["type"] == "extra_forbidden":
-            allowed = ", ".join(model.model_fields)
-            raise SpecError(f"unknown key {loc!r}; allowed: {allowed}") from None
-        msg = e["msg"].removeprefix("Value error, ")
-        raise SpecError(f"bad value for {loc!r}: {e.get('input')!r} ({msg})") from None
-
-
-class StrictModel(BaseModel):
-    """Base for workload ``Env``/``Budget`` models: unknown keys are errors, objects frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _unknown(what: str, value: str, allowed: Any, key: str) -> str:
-    allowed = sorted(allowed)
-    hint = difflib.get_close_matches(value, allowed, n=1)
-    did = f"; did you mean {hint[0]!r}?" if hint else ""
-    if not allowed:
-        return f"{key}: unknown {what} {value!r}; there is none to choose from here"
-    return f"{key}: unknown {what} {value!r}; choose from {', '.join(allowed)}{did}"
+        raise SpecError(format_validation_error(err, model, prefix=(section,))) from None
 
 
 def check_params(factory: Callable[..., Any], params: dict[str, Any], key: str) -> None:
@@ -268,7 +202,7 @@ def check_params(factory: Callable[..., Any], params: dict[str, Any], key: str) 
     if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
         for name in params:
             if name not in accepted:
-                raise SpecError(_unknown("parameter", name, accepted, key))
+                raise SpecError(unknown_choice("parameter", name, accepted, key))
     try:
         factory(**params)
     except ValueError as err:
@@ -337,5 +271,5 @@ def get_workload(kind: str) -> Workload:
     from qmml.experiments.workloads import BUILTIN, load
 
     if kind not in _REGISTRY and not load(kind):
-        raise SpecError(_unknown("kind", kind, {*BUILTIN, *_REGISTRY}, "kind"))
+        raise SpecError(unknown_choice("kind", kind, {*BUILTIN, *_REGISTRY}, "kind"))
     return _REGISTRY[kind]

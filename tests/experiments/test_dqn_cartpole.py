@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from qmml.experiments.cli import main
-from qmml.experiments.runner import trial_seed
+from qmml.experiments.runner import trial_context
 from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
 from qmml.experiments.workload import PlotContext, expand_agents
 from qmml.experiments.workloads.control.dqn_cartpole import DQNCartPole
@@ -45,8 +45,8 @@ def test_same_seed_same_learning_curve():
         apply_quick(load_spec(SPEC)), ["budget.timesteps=600", "budget.eval_episodes=2"]
     )
     agent = next(a for a in expand_agents(spec) if a.name == "dqn")
-    one = WL.run_trial(spec, agent, trial_seed(spec, 0))
-    two = WL.run_trial(spec, agent, trial_seed(spec, 0))
+    one = WL.run_trial(spec, agent, trial_context(spec, 0))
+    two = WL.run_trial(spec, agent, trial_context(spec, 0))
     pd.testing.assert_frame_equal(one.curves, two.curves)
     pd.testing.assert_frame_equal(one.scalars, two.scalars)
     sc = dict(zip(one.scalars["metric"], one.scalars["value"], strict=True))

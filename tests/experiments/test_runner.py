@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from qmml.experiments.cli import main
-from qmml.experiments.runner import plan_trials, run_experiment, trial_seed
+from qmml.experiments.runner import plan_trials, run_experiment, trial_context, trial_seed
 from qmml.experiments.spec import spec_from_dict
 from qmml.experiments.workload import TrialResult, Workload, register
 
@@ -48,6 +48,48 @@ def test_seeds_depend_only_on_spec_and_index():
     assert not np.array_equal(a, trial_seed(spec, 1).generate_state(4))
     keys = [t.key for t in plan_trials(spec)]
     assert len(keys) == 4 * 3 and len(set(keys)) == len(keys)
+
+
+def test_trial_context_derives_the_same_children_on_every_call():
+    """One way to turn a trial's seed into seeds: fresh children each call, so a second call
+    cannot silently draw other numbers (``SeedSequence.spawn`` counts its calls)."""
+    ctx = trial_context(spec_from_dict(SPEC), 3)
+    assert ctx.seed_index == 3 and ctx.artifacts_dir is None and ctx.threads == 1
+    first = [s.generate_state(2).tolist() for s in ctx.seeds(3)]
+    assert first == [s.generate_state(2).tolist() for s in ctx.seeds(3)]
+    assert first[0] == ctx.seeds(1)[0].generate_state(2).tolist()
+    assert ctx.int_seeds(4) == ctx.int_seeds(4)
+    assert all(0 <= v < 2**31 for v in ctx.int_seeds(50, high=2**31))
+    assert ctx.int_seed() == int(trial_seed(spec_from_dict(SPEC), 3).generate_state(1)[0])
+    np.testing.assert_array_equal(ctx.rng().random(3), ctx.rng().random(3))
+    other = trial_context(spec_from_dict(SPEC), 2)
+    assert other.int_seeds(2) != ctx.int_seeds(2)
+
+
+def test_trials_get_their_own_artifacts_folder(tmp_path):
+    seen = []
+
+    class _Probe(Workload):
+        name = "test-artifacts-probe"
+        agent_types = {"const": lambda value=1.0: value}
+
+        def run_trial(self, spec, agent, ctx):
+            seen.append(ctx.artifacts_dir)
+            return TrialResult.from_arrays(scalars={"value": 1.0})
+
+    register(_Probe())
+    spec = spec_from_dict(
+        {
+            "name": "probe",
+            "kind": "test-artifacts-probe",
+            "seeds": 2,
+            "agents": [{"name": "a", "type": "const"}],
+        }
+    )
+    out = run_experiment(spec, out=tmp_path, executor="serial", progress=False)
+    assert sorted(seen) == [
+        out.run_dir.path.resolve() / "artifacts" / f"a__seed{i:03d}" for i in range(2)
+    ]
 
 
 def test_serial_equals_process_byte_for_byte(tmp_path):
@@ -158,7 +200,7 @@ class _Flaky(Workload):
     description = "fails for agents named 'bad' (runner test)"
     agent_types = {"const": lambda value=1.0: value}
 
-    def run_trial(self, spec, agent, seed):
+    def run_trial(self, spec, agent, ctx):
         if agent.name == "bad":
             raise RuntimeError("this trial is meant to fail")
         return TrialResult.from_arrays(

@@ -8,7 +8,7 @@ import torch
 
 from qmml.experiments.cli import resolve_spec
 from qmml.experiments.report import build_report
-from qmml.experiments.runner import plan_trials, run_experiment, trial_seed
+from qmml.experiments.runner import plan_trials, run_experiment, trial_context
 from qmml.experiments.spec import SpecError, apply_quick, spec_from_dict
 from qmml.experiments.workload import expand_agents, get_workload
 from qmml.supervised.linear import LinearRegression
@@ -54,7 +54,7 @@ def _trial(name, agent_name, seed_index=0):
     spec = apply_quick(resolve_spec(name))
     workload = get_workload(spec.kind)
     agent = next(a for a in expand_agents(spec) if a.name == agent_name)
-    return workload.run_trial(spec, agent, trial_seed(spec, seed_index))
+    return workload.run_trial(spec, agent, trial_context(spec, seed_index))
 
 
 def _same(a, b):
@@ -104,7 +104,7 @@ def test_models_are_scored_on_held_out_rows_shared_by_a_seed():
     workload = get_workload(spec.kind)
     agents = {a.name: a for a in expand_agents(spec)}
     fits = [
-        workload.fit_trial(spec, agents[n], trial_seed(spec, 0))
+        workload.fit_trial(spec, agents[n], trial_context(spec, 0))
         for n in ("cancer logistic", "cancer knn")
     ]
     train_rows = {r.tobytes() for r in fits[0].X_train}
@@ -122,7 +122,7 @@ def test_loss_surface_and_path_end_at_the_least_squares_solution():
     w, b, mse = get("surface_w"), get("surface_b"), get("surface_mse").reshape(40, 40)
     spec = apply_quick(resolve_spec("regression"))
     agent = next(a for a in expand_agents(spec) if a.name == "salary batch GD")
-    fit = get_workload("regression").fit_trial(spec, agent, trial_seed(spec, 0))
+    fit = get_workload("regression").fit_trial(spec, agent, trial_context(spec, 0))
     ref = LinearRegression().fit(fit.X_train, fit.y_train)
     i, j = np.unravel_index(np.argmin(mse), mse.shape)
     assert abs(w[j] - ref.coef_[0]) <= 2 * (w[1] - w[0])  # grid minimum next to the optimum

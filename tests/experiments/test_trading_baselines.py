@@ -206,7 +206,7 @@ def test_cli_user_input_errors_are_one_line(tmp_path: Path, capsys) -> None:
 
 def test_spec_start_must_be_a_date(tmp_path: Path) -> None:
     spec = apply_quick(resolve_spec("trading-baselines"))
-    with pytest.raises(SpecError, match=r"'env.start': 'notadate' \(not a date; use YYYY-MM-DD\)"):
+    with pytest.raises(SpecError, match=r"'env.start': .notadate. \(not a date; use YYYY-MM-DD\)"):
         run_experiment(apply_overrides(spec, ["env.start=notadate"]), out=tmp_path, progress=False)
 
 

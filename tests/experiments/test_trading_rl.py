@@ -15,7 +15,7 @@ from qmml.envs.market.data import load_market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.vec_env import MarketVecEnv
 from qmml.experiments.cli import main
-from qmml.experiments.runner import trial_seed
+from qmml.experiments.runner import trial_context
 from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
 from qmml.experiments.workload import expand_agents
 from qmml.experiments.workloads.trading.rl import TradingEnv, TradingRL, walk_forward_folds
@@ -136,7 +136,7 @@ def test_flat_discrete_maps_one_action_to_each_combination():
 
 def test_strategy_trial_stays_inside_the_test_periods():
     spec = _quick()
-    res = WL.run_trial(spec, _agent(spec, "buy-and-hold"), trial_seed(spec, 0))
+    res = WL.run_trial(spec, _agent(spec, "buy-and-hold"), trial_context(spec, 0))
     folds = walk_forward_folds(WL.env_config(spec))
     assert len(folds) == 2
     steps = res.curves.loc[res.curves["metric"] == "equity", "step"].to_numpy()
@@ -170,11 +170,11 @@ def test_same_seed_same_results_with_pinned_threads(tmp_path):
         f"budget.log_dir={tmp_path}",
     )
     agent = _agent(spec, "ppo-lstm")
-    one = WL.run_trial(spec, agent, trial_seed(spec, 0))
-    two = WL.run_trial(spec, agent, trial_seed(spec, 0))
+    one = WL.run_trial(spec, agent, trial_context(spec, 0))
+    two = WL.run_trial(spec, agent, trial_context(spec, 0))
     pd.testing.assert_frame_equal(one.curves, two.curves)
     pd.testing.assert_frame_equal(one.scalars, two.scalars)
-    other = WL.run_trial(spec, agent, trial_seed(spec, 1))
+    other = WL.run_trial(spec, agent, trial_context(spec, 1))
     assert not one.curves["value"].equals(other.curves["value"])
     assert Path(one.info["log_dir"]).is_relative_to(tmp_path)
     assert list(Path(one.info["log_dir"]).rglob("events.out.tfevents.*"))
@@ -191,7 +191,7 @@ def test_dqn_on_the_portfolio_variant_trades_several_assets(tmp_path):
             f"budget.log_dir={tmp_path}",
         ],
     )
-    res = WL.run_trial(spec, _agent(spec, "dqn"), trial_seed(spec, 0))
+    res = WL.run_trial(spec, _agent(spec, "dqn"), trial_context(spec, 0))
     exposure = res.curves.loc[res.curves["metric"] == "exposure", "value"].to_numpy()
     # long-only, weight 1/5 per asset: the net exposure is a multiple of 0.2 in [0, 1]
     assert exposure.min() >= -1e-9 and exposure.max() <= 1 + 1e-9

@@ -29,6 +29,7 @@ from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     register,
@@ -99,7 +100,7 @@ class BanditStocks(Workload):
                 )
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
@@ -119,7 +120,7 @@ class BanditStocks(Workload):
                 curves={"wealth": wealth}, steps=dates, scalars={"final_wealth": wealth[-1]}
             )
         if agent.type == "random-held":  # a random stock bought on day one and held
-            rng = np.random.default_rng(seed.spawn(1)[0])
+            rng = np.random.default_rng(ctx.seeds(1)[0])
             picks = rng.integers(0, len(tickers), budget.random_pickers)
             wealth = (prices[1:] / prices[0])[:, picks] * (1 - c)
             return TrialResult.from_arrays(
@@ -133,7 +134,7 @@ class BanditStocks(Workload):
             AGENTS[agent.type](**agent.params),
             batch,
             len(returns),
-            rng=np.random.default_rng(seed.spawn(1)[0]),
+            rng=np.random.default_rng(ctx.seeds(1)[0]),
             record_actions=True,
         )
         net, wealth = costs_and_wealth(returns, trace.actions, env.cost_bps)

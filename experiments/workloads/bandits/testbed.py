@@ -10,7 +10,14 @@ from pydantic import Field
 from qmml.agents.bandits import AGENTS, simulate
 from qmml.envs.bandit import BanditBatch
 from qmml.experiments.spec import ExperimentSpec
-from qmml.experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload, register
+from qmml.experiments.workload import (
+    ResolvedAgent,
+    StrictModel,
+    TrialContext,
+    TrialResult,
+    Workload,
+    register,
+)
 
 
 class TestbedEnv(StrictModel):
@@ -48,11 +55,11 @@ class BanditTestbed(Workload):
     Budget = TestbedBudget
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
-        env_seed, agent_seed = seed.spawn(2)  # env draws are shared by all agents of a seed
+        env_seed, agent_seed = ctx.seeds(2)  # env draws are shared by all agents of a seed
         env_rng = np.random.default_rng(env_seed)
         if env.arms == "gaussian":
             bandit = BanditBatch.gaussian(

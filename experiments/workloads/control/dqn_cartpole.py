@@ -32,6 +32,7 @@ from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     register,
@@ -83,11 +84,11 @@ class DQNCartPole(Workload):
     Budget = CartPoleBudget
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
-        torch.set_num_threads(1)
+        torch.set_num_threads(ctx.threads)
         cfg, budget = self.env_config(spec, agent), self.budget_config(spec)
-        train_seed, eval_seed = (int(s.generate_state(1)[0] % 2**31) for s in seed.spawn(2))
+        train_seed, eval_seed = ctx.int_seeds(2, high=2**31)
         model = self.agent_types[agent.type](**agent.params).set_params(seed=train_seed)
         env = DummyVecEnv([lambda: gym.make(cfg.id)] * cfg.n_envs)
         env.seed(train_seed)

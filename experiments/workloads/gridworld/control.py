@@ -28,6 +28,7 @@ from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     register,
@@ -89,11 +90,11 @@ class GridworldControl(Workload):
                 )
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         cfg: ControlEnv = self.env_config(spec, agent)
         budget: ControlBudget = self.budget_config(spec)
-        maze_seed, agent_seed = seed.spawn(2)
+        maze_seed, agent_seed = ctx.seeds(2)
         problem = build_problem(cfg, maze_seed)
         mdp, g = problem.mdp, cfg.gamma
         v_star = value_iteration(mdp, g).values

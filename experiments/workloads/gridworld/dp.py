@@ -34,6 +34,7 @@ from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     register,
@@ -106,11 +107,11 @@ class GridworldDP(Workload):
                 raise SpecError(f"agents.{a.group}: {err}") from None
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         cfg: ProblemEnv = self.env_config(spec, agent)
         budget: DPBudget = self.budget_config(spec)
-        (maze_seed,) = seed.spawn(1)
+        (maze_seed,) = ctx.seeds(1)
         problem = build_problem(cfg, maze_seed)
         mdp, g = problem.mdp, cfg.gamma
         params = self.agent_types[agent.type](**agent.params)

@@ -24,7 +24,13 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from qmml.experiments.spec import ExperimentSpec
-from qmml.experiments.workload import PlotContext, ResolvedAgent, TrialResult, register
+from qmml.experiments.workload import (
+    PlotContext,
+    ResolvedAgent,
+    TrialContext,
+    TrialResult,
+    register,
+)
 from qmml.experiments.workloads.supervised.common import (
     DataEnv,
     Fitted,
@@ -147,12 +153,12 @@ class Classification(SupervisedWorkload):
     task = "classification"
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env = self.env_config(spec, agent)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            fit = self.fit_trial(spec, agent, seed)
+            fit = self.fit_trial(spec, agent, ctx)
         scalars, curves, steps = classifier_tables(fit, env.boundary_grid)
         scalars["converged"] = float(
             not any(issubclass(w.category, ConvergenceWarning) for w in caught)

@@ -19,7 +19,13 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from qmml.experiments.spec import ExperimentSpec, SpecError
-from qmml.experiments.workload import ResolvedAgent, StrictModel, TrialResult, Workload
+from qmml.experiments.workload import (
+    ResolvedAgent,
+    StrictModel,
+    TrialContext,
+    TrialResult,
+    Workload,
+)
 from qmml.supervised.data import DataError, Dataset, load_csv, load_dataset, scaled, split
 
 __all__ = [
@@ -158,7 +164,7 @@ class SupervisedWorkload(Workload):
         self,
         spec: ExperimentSpec,
         agent: ResolvedAgent,
-        seed: np.random.SeedSequence,
+        ctx: TrialContext,
         prepare: Callable[[BaseEstimator, Dataset], None] | None = None,
     ) -> Fitted:
         """Load and split the data, build, seed and fit the model on the training split.
@@ -166,9 +172,7 @@ class SupervisedWorkload(Workload):
         ``prepare(model, data)`` may adjust the final estimator before fitting.
         """
         env = self.env_config(spec, agent)
-        split_ss, model_ss = seed.spawn(2)  # split seed shared by all agents of this seed
-        split_seed = int(split_ss.generate_state(1)[0])
-        model_seed = int(model_ss.generate_state(1)[0])
+        split_seed, model_seed = ctx.int_seeds(2)  # split seed: shared by a seed's agents
         data = load_env_data(env)
         X_train, X_test, y_train, y_test = split(data, test_size=env.test_size, seed=split_seed)
         model = seeded(scaled(self.build(spec, agent), env.scaling), model_seed)

@@ -18,7 +18,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from qmml.experiments.spec import ExperimentSpec
-from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
+from qmml.experiments.workload import (
+    PlotContext,
+    ResolvedAgent,
+    StrictModel,
+    TrialContext,
+    TrialResult,
+    register,
+)
 from qmml.experiments.workloads.supervised.classification import classifier_tables
 from qmml.experiments.workloads.supervised.common import DataEnv, SupervisedWorkload, trial_result
 from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
@@ -146,17 +153,17 @@ class NNFromScratch(SupervisedWorkload):
         return model.set_params(**params)
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         if agent.type == "torch-mlp":
             import torch
 
-            torch.set_num_threads(1)  # thread count changes float results and timings
+            torch.set_num_threads(ctx.threads)  # thread count changes float results and timings
             _warm_up_torch()
         env = self.env_config(spec, agent)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # fixed epochs, by design
-            fit = self.fit_trial(spec, agent, seed)
+            fit = self.fit_trial(spec, agent, ctx)
         scalars, curves, steps = classifier_tables(fit, env.boundary_grid)
         est = fit.estimator
         epochs = int(getattr(est, "n_epochs_", getattr(est, "n_iter_", 0)))

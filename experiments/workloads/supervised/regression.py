@@ -19,7 +19,14 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
 from qmml.experiments.spec import ExperimentSpec
-from qmml.experiments.workload import PlotContext, ResolvedAgent, StrictModel, TrialResult, register
+from qmml.experiments.workload import (
+    PlotContext,
+    ResolvedAgent,
+    StrictModel,
+    TrialContext,
+    TrialResult,
+    register,
+)
 from qmml.experiments.workloads.supervised.common import (
     DataEnv,
     Fitted,
@@ -128,7 +135,7 @@ class Regression(SupervisedWorkload):
     task = "regression"
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
@@ -144,7 +151,7 @@ class Regression(SupervisedWorkload):
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            fit = self.fit_trial(spec, agent, seed, prepare)
+            fit = self.fit_trial(spec, agent, ctx, prepare)
         est = fit.estimator
         test = regression_scores(fit.y_test, fit.model.predict(fit.X_test))
         train = regression_scores(fit.y_train, fit.model.predict(fit.X_train))

@@ -33,6 +33,7 @@ from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     accepts_param,
@@ -148,13 +149,13 @@ class TradingBaselines(Workload):
             _check_room(a, strategy, m, env, warm[key, feats])
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env = self.env_config(spec, agent)
         market = self.market(env)
         params = dict(agent.params)
         if agent.type == "random" and "seed" not in params:
-            params["seed"] = int(seed.generate_state(1)[0])  # each trial its own draws
+            params["seed"] = ctx.int_seed()  # each trial its own draws
         try:
             res = backtest(
                 STRATEGIES[agent.type](**params),

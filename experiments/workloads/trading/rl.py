@@ -40,10 +40,10 @@ from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
 from qmml.experiments.workload import (
     ResolvedAgent,
     StrictModel,
+    TrialContext,
     TrialResult,
     Workload,
     register,
-    run_artifacts_dir,
 )
 from qmml.experiments.workloads.trading import rl_report as report
 from qmml.experiments.workloads.trading.walk_forward import (
@@ -159,17 +159,16 @@ class TradingBudget(StrictModel):
     log_dir: str | None = None
 
 
-def _trial_dir(spec: ExperimentSpec, budget: TradingBudget, agent: str, seed: int) -> Path:
-    """TensorBoard logs and checkpoints: ``budget.log_dir`` if set, else the run folder's
-    ``artifacts/`` (under the runner), else the system temp folder."""
+def _trial_dir(spec: ExperimentSpec, budget: TradingBudget, agent: str, ctx: TrialContext) -> Path:
+    """TensorBoard logs and checkpoints: ``budget.log_dir`` if set, else the trial's artifacts
+    folder (under the runner), else the system temp folder."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
+    name = f"{safe}__seed{ctx.seed_index:03d}"
     if budget.log_dir:
-        return Path(budget.log_dir) / spec.name / spec_hash(spec) / f"{safe}__seed{seed:03d}"
-    artifacts = run_artifacts_dir()
-    if artifacts is not None:
-        return artifacts / f"{safe}__seed{seed:03d}"
-    root = Path(tempfile.gettempdir()) / "qmml-trading-rl"
-    return root / spec.name / spec_hash(spec) / f"{safe}__seed{seed:03d}"
+        return Path(budget.log_dir) / spec.name / spec_hash(spec) / name
+    if ctx.artifacts_dir is not None:
+        return ctx.artifacts_dir
+    return Path(tempfile.gettempdir()) / "qmml-trading-rl" / spec.name / spec_hash(spec) / name
 
 
 class TradingRL(Workload):
@@ -202,16 +201,14 @@ class TradingRL(Workload):
             check_periods(cfg, a)
 
     def run_trial(
-        self, spec: ExperimentSpec, agent: ResolvedAgent, seed: np.random.SeedSequence
+        self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
-        torch.set_num_threads(1)
+        torch.set_num_threads(ctx.threads)
         cfg, budget = self.env_config(spec, agent), self.budget_config(spec)
         market = market_of(cfg)
         folds = walk_forward_folds(cfg)
-        fold_seeds = [int(s.generate_state(1)[0]) for s in seed.spawn(len(folds))]
-        trial_dir = _trial_dir(
-            spec, budget, agent.name, int(seed.spawn_key[-1]) if seed.spawn_key else 0
-        )
+        fold_seeds = ctx.int_seeds(len(folds))
+        trial_dir = _trial_dir(spec, budget, agent.name, ctx)
         paths, val_rows, train_rows, fps = [], [], [], []
         for fold, fseed in zip(folds, fold_seeds, strict=True):
             model = self.agent_types[agent.type](**agent.params)
