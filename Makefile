@@ -25,13 +25,21 @@ test: $(STAMP)
 	  echo "chromium could not be installed: the browser test will be skipped"
 	$(BIN)/pytest
 
-lint: $(STAMP)
+# mypy and import-linter read the folders as the installed qmml.* packages through links
+TYPECHECK := .typecheck/qmml
+$(TYPECHECK):
+	mkdir -p $(TYPECHECK)
+	for p in envs agents experiments supervised; do ln -sfn ../../$$p $(TYPECHECK)/$$p; done
+
+lint: $(STAMP) $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=.typecheck $(BIN)/lint-imports
+	$(BIN)/mypy $(TYPECHECK)/envs $(TYPECHECK)/agents $(TYPECHECK)/experiments $(TYPECHECK)/supervised
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray,bench]"
 	$(BIN)/python benchmarks/bandit_testbed.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache .typecheck

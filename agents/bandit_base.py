@@ -10,47 +10,20 @@ The concrete agents live in :mod:`qmml.agents.bandits`.
 from __future__ import annotations
 
 import inspect
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
+
+from qmml.agents.checks import check_number
+from qmml.agents.protocol import BudgetUnit
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["BanditAgent", "BanditTrace", "BatchedBandit", "simulate"]
-
-
-def _check(
-    name: str,
-    value: Any,
-    low: float = -math.inf,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """Return ``float(value)`` or raise an error naming the argument and its allowed range."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    if (
-        not math.isfinite(v)
-        or v < low
-        or v > high
-        or (low_open and v == low)
-        or (high_open and v == high)
-    ):
-        lo = "(" if low_open or low == -math.inf else "["
-        hi = ")" if high_open or high == math.inf else "]"
-        raise ValueError(
-            f"{name}={value!r} is out of range; expected a finite {name} in "
-            f"{lo}{low:g}, {high:g}{hi}"
-        )
-    return v
 
 
 def _argmax_ties(values: np.ndarray, arange_k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -77,6 +50,7 @@ class BanditAgent(ABC):
     so far, shared by all runs).
     """
 
+    budget_unit: ClassVar[BudgetUnit] = "steps"  # learn(env, budget): budget env steps
     _rng: np.random.Generator | None = None
 
     # -- batched interface -------------------------------------------------------------------
@@ -88,12 +62,11 @@ class BanditAgent(ABC):
             k: number of arms (>= 2).
             rng: the source of every random draw the agent makes.
         """
-        for name, value, low in (("n_runs", n_runs, 1), ("k", k, 2)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name}={value!r} is invalid; expected an int >= {low}")
+        n_runs = check_number("n_runs", n_runs, low=1, integer=True)
+        k = check_number("k", k, low=2, integer=True)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        self.n_runs_, self.k_, self.steps_ = int(n_runs), int(k), 0
+        self.n_runs_, self.k_, self.steps_ = n_runs, k, 0
         self._rng = rng
         self._cols = np.arange(self.n_runs_)
         self._arange_k = np.arange(self.k_, dtype=np.float64)
@@ -135,12 +108,14 @@ class BanditAgent(ABC):
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
         """Apply one step; ``index`` is the flat position of each run's arm in a (k, n) array."""
 
-    def _require_reset(self) -> None:
+    def _require_reset(self) -> np.random.Generator:
+        """The agent's generator; raises RuntimeError before the first :meth:`reset`."""
         if self._rng is None:
             raise RuntimeError(
                 f"{type(self).__name__} has no state yet; call "
                 "reset(n_runs, k, rng) or learn(env, budget) first"
             )
+        return self._rng
 
     def _state(self, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """A (k, n_runs) state array filled with ``fill`` and its flat view."""
@@ -159,8 +134,7 @@ class BanditAgent(ABC):
         space = env.action_space
         if not isinstance(space, gym.spaces.Discrete) or int(space.start) != 0:
             raise TypeError(f"learn needs a Discrete(k) action space starting at 0, got {space}")
-        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
-            raise ValueError(f"budget={budget!r} is invalid; expected an int >= 1")
+        check_number("budget", budget, low=1, integer=True, hint="a number of env steps")
         env_seed: int | None = None
         if seed is None:
             rng = np.random.default_rng()
@@ -209,8 +183,15 @@ class BatchedBandit(Protocol):
     used instead of ``optimal_actions`` so that every arm tied for the best counts as optimal.
     """
 
-    n_runs: int
-    k: int
+    @property
+    def n_runs(self) -> int:
+        """Number of problems played at once."""
+        ...
+
+    @property
+    def k(self) -> int:
+        """Number of arms of each problem."""
+        ...
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Pull ``actions`` (n_runs,) and return rewards (n_runs,)."""
@@ -219,6 +200,17 @@ class BatchedBandit(Protocol):
     def optimal_actions(self) -> np.ndarray:
         """An arm with the largest mean for the coming step, (n_runs,)."""
         ...
+
+
+class _FlatIndexBandit(BatchedBandit, Protocol):
+    """A batch that also takes flat indices ``action * n_runs + run`` (BanditBatch): its
+    actions are validated once per step and shared by the agent and the bandit."""
+
+    def flat_index(self, actions: np.ndarray) -> np.ndarray: ...
+
+    def _regret_at(self, index: np.ndarray) -> np.ndarray: ...
+
+    def _pull(self, index: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -259,8 +251,7 @@ def simulate(
         rng: the agent's generator.
         record_actions: also return every action.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise ValueError(f"steps={steps!r} is invalid; expected an int >= 1")
+    check_number("steps", steps, low=1, integer=True)
     n = bandit.n_runs
     agent.reset(n, bandit.k, rng)
     mean_reward = np.empty(steps)
@@ -270,13 +261,14 @@ def simulate(
     if record_actions:
         actions = np.empty((steps, n), dtype=np.int16 if bandit.k <= 2**15 else np.int32)
     regret = getattr(bandit, "regret", None)
-    fast = hasattr(bandit, "flat_index")  # BanditBatch: validate each step's actions once
+    # BanditBatch: validate each step's actions once
+    fast = cast("_FlatIndexBandit", bandit) if hasattr(bandit, "flat_index") else None
     for t in range(steps):
         a = agent.act()
-        if fast:
-            index = bandit.flat_index(a)
-            n_optimal[t] = np.count_nonzero(bandit._regret_at(index) == 0.0)
-            r = bandit._pull(index)
+        if fast is not None:
+            index = fast.flat_index(a)
+            n_optimal[t] = np.count_nonzero(fast._regret_at(index) == 0.0)
+            r = fast._pull(index)
             agent._learn(index, r)
         else:
             if regret is not None:

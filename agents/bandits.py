@@ -16,9 +16,9 @@ from qmml.agents.bandit_base import (
     BanditTrace,
     BatchedBandit,
     _argmax_ties,
-    _check,
     simulate,
 )
+from qmml.agents.checks import check_number
 
 __all__ = [
     "AGENTS",
@@ -96,17 +96,19 @@ class EpsilonGreedy(_ActionValueAgent):
         step_size: float | None = None,
         initial_value: float = 0.0,
     ) -> None:
-        self.epsilon = _check("epsilon", epsilon, 0.0, 1.0)
+        self.epsilon = check_number("epsilon", epsilon, low=0.0, high=1.0)
         if schedule not in _SCHEDULES:
             raise ValueError(
                 f"schedule={schedule!r} is unknown; expected one of {', '.join(_SCHEDULES)}"
             )
         self.schedule = schedule
-        self.decay = _check("decay", decay, 0.0, 1.0, low_open=True)
+        self.decay = check_number("decay", decay, low=0.0, high=1.0, low_open=True)
         self.step_size = (
-            None if step_size is None else _check("step_size", step_size, 0.0, 1.0, low_open=True)
+            None
+            if step_size is None
+            else check_number("step_size", step_size, low=0.0, high=1.0, low_open=True)
         )
-        self.initial_value = _check("initial_value", initial_value)
+        self.initial_value = check_number("initial_value", initial_value)
 
     def epsilon_at(self, n: int) -> float:
         """ε used after ``n`` updates."""
@@ -117,11 +119,11 @@ class EpsilonGreedy(_ActionValueAgent):
         return self.epsilon * self.decay**n
 
     def act(self) -> np.ndarray:
-        self._require_reset()
-        arms = _argmax_ties(self._q, self._arange_k, self._rng)
+        rng = self._require_reset()
+        arms = _argmax_ties(self._q, self._arange_k, rng)
         eps = self.epsilon_at(self.steps_)
         if eps > 0:
-            u = self._rng.random(self.n_runs_)
+            u = rng.random(self.n_runs_)
             explore = np.flatnonzero(u < eps)
             # Given u < eps, u / eps ~ U(0, 1): one draw says whether and where to explore.
             arms[explore] = np.minimum(u[explore] * (self.k_ / eps), self.k_ - 1)
@@ -142,18 +144,20 @@ class UCB(_ActionValueAgent):
     def __init__(
         self, c: float = 2.0, step_size: float | None = None, initial_value: float = 0.0
     ) -> None:
-        self.c = _check("c", c, 0.0)
+        self.c = check_number("c", c, low=0.0)
         self.step_size = (
-            None if step_size is None else _check("step_size", step_size, 0.0, 1.0, low_open=True)
+            None
+            if step_size is None
+            else check_number("step_size", step_size, low=0.0, high=1.0, low_open=True)
         )
-        self.initial_value = _check("initial_value", initial_value)
+        self.initial_value = check_number("initial_value", initial_value)
 
     def act(self) -> np.ndarray:
-        self._require_reset()
+        rng = self._require_reset()
         with np.errstate(divide="ignore", invalid="ignore"):
             values = self._q + self.c * np.sqrt(math.log(self.steps_ + 1) / self._n)
         np.putmask(values, self._n == 0, np.inf)
-        return _argmax_ties(values, self._arange_k, self._rng)
+        return _argmax_ties(values, self._arange_k, rng)
 
 
 class DiscountedUCB(BanditAgent):
@@ -169,21 +173,21 @@ class DiscountedUCB(BanditAgent):
     """
 
     def __init__(self, c: float = 2.0, gamma: float = 0.99) -> None:
-        self.c = _check("c", c, 0.0)
-        self.gamma = _check("gamma", gamma, 0.0, 1.0, low_open=True)
+        self.c = check_number("c", c, low=0.0)
+        self.gamma = check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
 
     def _init_state(self) -> None:
         self._n, self._n_flat = self._state()
         self._s, self._s_flat = self._state()
 
     def act(self) -> np.ndarray:
-        self._require_reset()
+        rng = self._require_reset()
         n = self._n
         log_total = np.log(np.maximum(n.sum(axis=0), 1.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             values = self._s / n + self.c * np.sqrt(log_total / n)
         np.putmask(values, n == 0, np.inf)
-        return _argmax_ties(values, self._arange_k, self._rng)
+        return _argmax_ties(values, self._arange_k, rng)
 
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
         self._n *= self.gamma
@@ -220,7 +224,7 @@ class GradientBandit(BanditAgent):
     """
 
     def __init__(self, alpha: float = 0.1, baseline: bool = True) -> None:
-        self.alpha = _check("alpha", alpha, 0.0, low_open=True)
+        self.alpha = check_number("alpha", alpha, low=0.0, low_open=True)
         if not isinstance(baseline, bool | np.bool_):
             raise TypeError(f"baseline must be a bool, got {type(baseline).__name__}")
         self.baseline = bool(baseline)
@@ -234,9 +238,9 @@ class GradientBandit(BanditAgent):
         return z / z.sum(axis=0)
 
     def act(self) -> np.ndarray:
-        self._require_reset()
+        rng = self._require_reset()
         cdf = np.cumsum(self._policy(), axis=0)
-        u = self._rng.random(self.n_runs_)
+        u = rng.random(self.n_runs_)
         return np.minimum(np.count_nonzero(cdf < u, axis=0), self.k_ - 1).astype(np.intp)
 
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
@@ -282,9 +286,9 @@ class GaussianThompson(BanditAgent):
     def __init__(
         self, prior_mean: float = 0.0, prior_std: float = 1.0, noise_std: float = 1.0
     ) -> None:
-        self.prior_mean = _check("prior_mean", prior_mean)
-        self.prior_std = _check("prior_std", prior_std, 0.0, low_open=True)
-        self.noise_std = _check("noise_std", noise_std, 0.0, low_open=True)
+        self.prior_mean = check_number("prior_mean", prior_mean)
+        self.prior_std = check_number("prior_std", prior_std, low=0.0, low_open=True)
+        self.noise_std = check_number("noise_std", noise_std, low=0.0, low_open=True)
 
     def _init_state(self) -> None:
         prior_precision = self.prior_std**-2
@@ -292,10 +296,10 @@ class GaussianThompson(BanditAgent):
         self._wsum, self._wsum_flat = self._state(self.prior_mean * prior_precision)
 
     def act(self) -> np.ndarray:
-        self._require_reset()
-        noise = self._rng.standard_normal(self._prec.shape)
+        rng = self._require_reset()
+        noise = rng.standard_normal(self._prec.shape)
         sample = self._wsum / self._prec + noise / np.sqrt(self._prec)
-        return _argmax_ties(sample, self._arange_k, self._rng)
+        return _argmax_ties(sample, self._arange_k, rng)
 
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
         noise_precision = self.noise_std**-2
@@ -326,16 +330,16 @@ class BernoulliThompson(BanditAgent):
     """
 
     def __init__(self, alpha0: float = 1.0, beta0: float = 1.0) -> None:
-        self.alpha0 = _check("alpha0", alpha0, 0.0, low_open=True)
-        self.beta0 = _check("beta0", beta0, 0.0, low_open=True)
+        self.alpha0 = check_number("alpha0", alpha0, low=0.0, low_open=True)
+        self.beta0 = check_number("beta0", beta0, low=0.0, low_open=True)
 
     def _init_state(self) -> None:
         self._a, self._a_flat = self._state(self.alpha0)
         self._b, self._b_flat = self._state(self.beta0)
 
     def act(self) -> np.ndarray:
-        self._require_reset()
-        return _argmax_ties(self._rng.beta(self._a, self._b), self._arange_k, self._rng)
+        rng = self._require_reset()
+        return _argmax_ties(rng.beta(self._a, self._b), self._arange_k, rng)
 
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
         if ((rewards != 0.0) & (rewards != 1.0)).any():
@@ -369,8 +373,8 @@ class RandomAgent(BanditAgent):
         self._s, self._s_flat = self._state()
 
     def act(self) -> np.ndarray:
-        self._require_reset()
-        return self._rng.integers(0, self.k_, self.n_runs_)
+        rng = self._require_reset()
+        return rng.integers(0, self.k_, self.n_runs_)
 
     def _update(self, index: np.ndarray, rewards: np.ndarray) -> None:
         self._n_flat[index] += 1.0

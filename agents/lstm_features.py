@@ -16,6 +16,8 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from qmml.agents.checks import check_number
+
 __all__ = ["LSTMFeatures", "lstm_kwargs_for"]
 
 
@@ -54,7 +56,7 @@ class LSTMFeatures(BaseFeaturesExtractor):
                 )
             w_shape = observation_space["window"].shape
             p_shape = observation_space["portfolio"].shape
-            if len(w_shape) != 2 or len(p_shape) != 1:
+            if w_shape is None or p_shape is None or len(w_shape) != 2 or len(p_shape) != 1:
                 raise ValueError(
                     f"window shape {w_shape} and portfolio shape {p_shape}: expected (W, F) "
                     "and (P,)"
@@ -68,8 +70,8 @@ class LSTMFeatures(BaseFeaturesExtractor):
                     "a flat Box observation needs window= and step_features= (the env's "
                     "layout.window and layout.n_assets * layout.n_features)"
                 )
-            if window < 1 or step_features < 1:
-                raise ValueError(f"window={window}, step_features={step_features}: must be >= 1")
+            check_number("window", window, low=1, integer=True, hint="days")
+            check_number("step_features", step_features, low=1, integer=True)
             portfolio = int(observation_space.shape[0]) - window * step_features
             if portfolio < 0:
                 raise ValueError(
@@ -83,10 +85,9 @@ class LSTMFeatures(BaseFeaturesExtractor):
                 f"{observation_space}"
             )
         lookback = window if lookback is None else lookback
-        if not 1 <= lookback <= window:
-            raise ValueError(f"lookback={lookback}: must be in [1, window={window}]")
-        if hidden_size < 1 or num_layers < 1:
-            raise ValueError(f"hidden_size={hidden_size}, num_layers={num_layers}: must be >= 1")
+        check_number("lookback", lookback, low=1, high=window, integer=True, hint="days <= window")
+        check_number("hidden_size", hidden_size, low=1, integer=True)
+        check_number("num_layers", num_layers, low=1, integer=True)
         super().__init__(observation_space, features_dim=hidden_size + portfolio)
         self.window, self.step_features, self.lookback = window, step_features, lookback
         self.portfolio_size = portfolio
@@ -94,11 +95,13 @@ class LSTMFeatures(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
         if self._flat:
+            assert isinstance(observations, torch.Tensor)  # a flat Box gives one tensor
             obs = observations
             cut = self.window * self.step_features
             seq = obs[:, :cut].reshape(-1, self.window, self.step_features)  # (B, W, F)
             port = obs[:, cut:]
         else:
+            assert isinstance(observations, dict)  # a Dict space gives a dict of tensors
             seq, port = observations["window"], observations["portfolio"]
         seq = seq[:, self.window - self.lookback :]
         _, (h, _) = self.lstm(seq)  # h: (layers, B, H)

@@ -18,6 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
+from qmml.agents.checks import check_number
+
 __all__ = [
     "ConvergenceError",
     "MDPError",
@@ -49,16 +51,12 @@ def check_gamma(gamma: float) -> float:
     Raises:
         MDPError: not a number in [0, 1].
     """
-    if (
-        isinstance(gamma, bool)
-        or not isinstance(gamma, int | float | np.floating)
-        or not (math.isfinite(gamma) and 0.0 <= gamma <= 1.0)
-    ):
-        raise MDPError(
-            f"gamma={gamma!r} is out of range; the discount must be in [0, 1] "
-            "(1 only for episodic tasks whose policies terminate)"
+    try:
+        return check_number(
+            "gamma", gamma, low=0.0, high=1.0, hint="1 only for episodic tasks that terminate"
         )
-    return float(gamma)
+    except (TypeError, ValueError) as err:
+        raise MDPError(str(err)) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +143,7 @@ class TabularMDP:
                 f"{sums[s, act]:.6g}; they must sum to 1"
             )
         # action-major (A, S, K) so CSR rows come out sorted: row a*S + s
-        ns_, pr_, te_ = (np.moveaxis(x, 1, 0) for x in (ns, pr, te))
+        ns_, pr_, te_ = np.moveaxis(ns, 1, 0), np.moveaxis(pr, 1, 0), np.moveaxis(te, 1, 0)
         keep = (pr_ > 0) & ~te_ & np.moveaxis(ok, 1, 0)[..., None]
         counts = keep.reshape(a * n, -1).sum(axis=1)
         indptr = np.concatenate([[0], np.cumsum(counts)])
@@ -229,7 +227,9 @@ class TabularMDP:
         base = getattr(env, "unwrapped", env)
         model = getattr(base, "model", None)
         m = model() if callable(model) else None
-        if all(hasattr(m, f) for f in ("next_state", "prob", "reward", "terminated")):
+        if m is not None and all(
+            hasattr(m, f) for f in ("next_state", "prob", "reward", "terminated")
+        ):
             return cls.from_arrays(m.next_state, m.prob, m.reward, m.terminated)
         table = getattr(base, "P", None)
         if table is None:

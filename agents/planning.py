@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve, spsolve_triangular
 
+from qmml.agents.checks import check_number
 from qmml.agents.mdp import (
     ConvergenceError,
     MDPError,
@@ -32,6 +33,7 @@ from qmml.agents.mdp import (
     greedy_policy,
     q_values,
 )
+from qmml.agents.protocol import BudgetUnit
 
 __all__ = [
     "Planner",
@@ -75,10 +77,11 @@ class Solution:
 
 
 def _check_run(tol: float, max_sweeps: int) -> None:
-    if not (isinstance(tol, int | float) and tol > 0):
-        raise MDPError(f"tol={tol!r} must be a positive number (e.g. 1e-10)")
-    if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
-        raise MDPError(f"max_sweeps={max_sweeps!r} must be an int >= 1")
+    try:
+        check_number("tol", tol, low=0.0, low_open=True, hint="e.g. 1e-10")
+        check_number("max_sweeps", max_sweeps, low=1, integer=True)
+    except (TypeError, ValueError) as err:
+        raise MDPError(str(err)) from None
 
 
 def _start_values(mdp: TabularMDP, values: np.ndarray | None) -> np.ndarray:
@@ -354,6 +357,8 @@ class Planner:
     Attributes:
         solution_: the :class:`Solution` after :meth:`learn`.
     """
+
+    budget_unit: ClassVar[BudgetUnit] = "sweeps"  # policy iteration: improvement steps
 
     def __init__(
         self,

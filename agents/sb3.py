@@ -8,6 +8,10 @@ and cleared by :meth:`SB3Agent.reset` (call it at the start of every episode). W
 ``EvalCallback`` and, after training, the best checkpoint *on that env* replaces the last one;
 the test period is never looked at. With ``log_dir`` SB3's own TensorBoard logger, the periodic
 checkpoints, the best and the final model are written there.
+
+The factories of every SB3 agent type a spec can name (``ppo``, ``ppo-mlp``, ``ppo-lstm``,
+``recurrent-ppo``, ``dqn``) are in :data:`SB3_AGENTS`. Importing this module loads neither torch
+nor stable-baselines3: they load when a model is built, so a report never pays for them.
 """
 
 from __future__ import annotations
@@ -15,62 +19,82 @@ from __future__ import annotations
 import inspect
 import json
 import tempfile
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import A2C, DQN, PPO
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
-from qmml.agents.lstm_features import LSTMFeatures
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv
 
-__all__ = ["ALGOS", "SB3Agent"]
+__all__ = ["ALGO_NAMES", "SB3_AGENTS", "SB3Agent", "algos"]
 
-ALGOS: dict[str, type[BaseAlgorithm]] = {
-    "ppo": PPO,
-    "a2c": A2C,
-    "dqn": DQN,
-    "recurrent-ppo": RecurrentPPO,
-}
+ALGO_NAMES = ("ppo", "a2c", "dqn", "recurrent-ppo")
+
+
+@lru_cache(maxsize=1)
+def algos() -> dict[str, type[BaseAlgorithm]]:
+    """The SB3 algorithm classes by name (imports torch and stable-baselines3)."""
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import A2C, DQN, PPO
+
+    return {"ppo": PPO, "a2c": A2C, "dqn": DQN, "recurrent-ppo": RecurrentPPO}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALGOS":  # the old constant, now loaded on first use
+        return algos()
+    raise AttributeError(f"module 'qmml.agents.sb3' has no attribute {name!r}")
+
+
 _DEFAULT_POLICY = {"recurrent-ppo": "MlpLstmPolicy"}
 # SB3's DQN default buffer (1M transitions) is far larger than any budget used here.
 _DEFAULTS: dict[str, dict[str, Any]] = {"dqn": {"buffer_size": 100_000}}
 
 
-class _EpisodeLog(BaseCallback):
-    """Collects (timestep, return) of every finished training episode (from VecMonitor)."""
+@lru_cache(maxsize=1)
+def _callbacks() -> tuple[type, type]:
+    """The two callback classes (defined on first use: they subclass SB3's)."""
+    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.timesteps: list[int] = []
-        self.returns: list[float] = []
+    class _EpisodeLog(BaseCallback):
+        """Collects (timestep, return) of every finished training episode (from VecMonitor)."""
 
-    def _on_step(self) -> bool:
-        for info in self.locals.get("infos", []):
-            ep = info.get("episode")
-            if ep is not None:
-                self.timesteps.append(int(self.num_timesteps))
-                self.returns.append(float(ep["r"]))
-        return True
+        def __init__(self) -> None:
+            super().__init__()
+            self.timesteps: list[int] = []
+            self.returns: list[float] = []
 
+        def _on_step(self) -> bool:
+            for info in self.locals.get("infos", []):
+                ep = info.get("episode")
+                if ep is not None:
+                    self.timesteps.append(int(self.num_timesteps))
+                    self.returns.append(float(ep["r"]))
+            return True
 
-class _ValidationEval(EvalCallback):
-    """SB3's EvalCallback that also evaluates the final weights when the last periodic
-    evaluation fell before the end of training."""
+    class _ValidationEval(EvalCallback):
+        """SB3's EvalCallback that also evaluates the final weights when the last periodic
+        evaluation fell before the end of training."""
 
-    def _on_training_end(self) -> None:
-        if not self.evaluations_timesteps or self.evaluations_timesteps[-1] != self.num_timesteps:
-            self.n_calls = self.eval_freq  # the parent evaluates when n_calls % eval_freq == 0
-            self._on_step()
+        def _on_training_end(self) -> None:
+            if (
+                not self.evaluations_timesteps
+                or self.evaluations_timesteps[-1] != self.num_timesteps
+            ):
+                self.n_calls = self.eval_freq  # the parent evaluates when n_calls % eval_freq == 0
+                self._on_step()
+
+    return _EpisodeLog, _ValidationEval
 
 
 def _as_vec(env: gym.Env | VecEnv) -> VecEnv:
     """A monitored VecEnv (episode returns for the logs; train and eval env wrapped alike)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+
     if not isinstance(env, VecEnv):
         env = DummyVecEnv([lambda: env])
     return env if isinstance(env, VecMonitor) else VecMonitor(env)
@@ -110,6 +134,8 @@ class SB3Agent:
         ValueError: unknown algorithm, feature kind or hyper-parameter.
     """
 
+    budget_unit = "timesteps"  # learn(env, budget): budget environment steps in total
+
     def __init__(
         self,
         algo: str = "ppo",
@@ -128,14 +154,14 @@ class SB3Agent:
         log_dir: str | Path | None = None,
         device: str = "cpu",
     ) -> None:
-        if algo not in ALGOS:
-            raise ValueError(f"algo={algo!r}: choose from {', '.join(ALGOS)}")
+        if algo not in ALGO_NAMES:
+            raise ValueError(f"algo={algo!r}: choose from {', '.join(ALGO_NAMES)}")
         if features not in ("flat", "lstm"):
             raise ValueError(f"features={features!r}: choose 'flat' or 'lstm'")
         if features == "lstm" and algo == "recurrent-ppo":
             raise ValueError("features='lstm' with recurrent-ppo stacks two LSTMs; use one")
         hyperparams = dict(hyperparams or {})
-        accepted = set(inspect.signature(ALGOS[algo].__init__).parameters) - {
+        accepted = set(inspect.signature(algos()[algo].__init__).parameters) - {
             "self",
             "policy",
             "env",
@@ -147,7 +173,7 @@ class SB3Agent:
         bad = sorted(set(hyperparams) - accepted)
         if bad:
             raise ValueError(
-                f"hyperparams {bad[0]!r} is not an argument of {ALGOS[algo].__name__}; choose "
+                f"hyperparams {bad[0]!r} is not an argument of {algos()[algo].__name__}; choose "
                 f"from {', '.join(sorted(accepted))}"
             )
         for name, v in (("eval_freq", eval_freq), ("checkpoint_freq", checkpoint_freq)):
@@ -202,6 +228,8 @@ class SB3Agent:
         if self.net_arch is not None:
             kw["net_arch"] = list(self.net_arch)
         if self.features == "lstm":
+            from qmml.agents.lstm_features import LSTMFeatures
+
             layout = _layout_of(env)
             kw["features_extractor_class"] = LSTMFeatures
             kw["features_extractor_kwargs"] = {
@@ -228,6 +256,9 @@ class SB3Agent:
         """
         if budget < 1:
             raise ValueError(f"budget={budget}: must be >= 1 environment step")
+        import torch
+        from stable_baselines3.common.callbacks import CheckpointCallback
+
         torch.set_num_threads(1)  # small nets: threads only add noise and contention
         env = _as_vec(env)
         log_dir = None if self.log_dir is None else Path(self.log_dir)
@@ -236,7 +267,7 @@ class SB3Agent:
         params = {**_DEFAULTS.get(self.algo, {}), **self.hyperparams}
         params.pop("policy_kwargs", None)
         policy = self.policy or _DEFAULT_POLICY.get(self.algo, "MlpPolicy")
-        model = ALGOS[self.algo](
+        model = algos()[self.algo](
             policy,
             env,
             seed=self.seed,
@@ -246,8 +277,9 @@ class SB3Agent:
             **params,
         )
         n_envs = model.get_env().num_envs
-        episodes = _EpisodeLog()
-        callbacks: list[BaseCallback] = [episodes]
+        episode_log, validation_eval = _callbacks()
+        episodes = episode_log()
+        callbacks: list[Any] = [episodes]
         tmp = None
         evaluator = None
         if eval_env is not None:
@@ -257,7 +289,7 @@ class SB3Agent:
             else:
                 best_dir = log_dir / "best"
             freq = self.eval_freq or budget
-            evaluator = _ValidationEval(
+            evaluator = validation_eval(
                 _as_vec(eval_env),
                 n_eval_episodes=self.n_eval_episodes,
                 eval_freq=max(freq // n_envs, 1),
@@ -289,7 +321,7 @@ class SB3Agent:
                 self.eval_returns_ = np.asarray(evaluator.evaluations_results).mean(axis=1)
                 best = int(np.argmax(self.eval_returns_))
                 self.best_timestep_ = int(self.eval_timesteps_[best])
-                model = ALGOS[self.algo].load(
+                model = algos()[self.algo].load(
                     str(Path(evaluator.best_model_save_path) / "best_model"), device=self.device
                 )
             else:
@@ -367,12 +399,14 @@ class SB3Agent:
         if not settings_file.is_file():
             raise FileNotFoundError(f"{settings_file} not found; save with SB3Agent.save()")
         agent = cls(**json.loads(settings_file.read_text()))
-        agent.model_ = ALGOS[agent.algo].load(str(path), device=agent.device)
+        agent.model_ = algos()[agent.algo].load(str(path), device=agent.device)
         return agent
 
 
 def _layout_of(env: gym.Env | VecEnv) -> Any:
     """The market observation layout of ``env`` (a StockTradingEnv, MarketVecEnv or wrapper)."""
+    from stable_baselines3.common.vec_env import VecEnv
+
     try:
         layout = getattr(env, "layout", None)  # VecEnvWrappers forward to the wrapped env
         if layout is None and isinstance(env, VecEnv):
@@ -394,3 +428,54 @@ def _batch_size(obs: Any, space: gym.Space) -> int:
         key = next(iter(obs))
         return 1 if np.asarray(obs[key]).shape == space[key].shape else len(obs[key])
     return 1 if obs.shape == space.shape else obs.shape[0]
+
+
+# -- the agent types a spec can name ------------------------------------------------------------
+def ppo(net_arch: list[int] | None = None, hyperparams: dict[str, Any] | None = None) -> SB3Agent:
+    """SB3 PPO with an MLP policy (on a market env: on the flattened window)."""
+    return SB3Agent("ppo", net_arch=net_arch, hyperparams=hyperparams)
+
+
+def ppo_lstm(
+    hidden_size: int = 64,
+    num_layers: int = 1,
+    lookback: int | None = None,
+    net_arch: list[int] | None = None,
+    hyperparams: dict[str, Any] | None = None,
+) -> SB3Agent:
+    """PPO whose policy reads the window through :class:`~agents.lstm_features.LSTMFeatures`."""
+    if hidden_size < 1 or num_layers < 1 or (lookback is not None and lookback < 1):
+        raise ValueError(
+            f"hidden_size={hidden_size}, num_layers={num_layers}, lookback={lookback}: must be >= 1"
+        )
+    return SB3Agent(
+        "ppo",
+        features="lstm",
+        lstm_hidden_size=hidden_size,
+        lstm_layers=num_layers,
+        lookback=lookback,
+        net_arch=net_arch,
+        hyperparams=hyperparams,
+    )
+
+
+def recurrent_ppo(
+    net_arch: list[int] | None = None, hyperparams: dict[str, Any] | None = None
+) -> SB3Agent:
+    """sb3-contrib RecurrentPPO with ``MlpLstmPolicy`` (LSTM state carried across steps)."""
+    return SB3Agent("recurrent-ppo", net_arch=net_arch, hyperparams=hyperparams)
+
+
+def dqn(net_arch: list[int] | None = None, hyperparams: dict[str, Any] | None = None) -> SB3Agent:
+    """SB3 DQN (replay buffer, target network, epsilon decay); on a portfolio one flat action
+    per combination of position levels."""
+    return SB3Agent("dqn", net_arch=net_arch, hyperparams=hyperparams)
+
+
+SB3_AGENTS = {
+    "ppo": ppo,
+    "ppo-mlp": ppo,
+    "ppo-lstm": ppo_lstm,
+    "recurrent-ppo": recurrent_ppo,
+    "dqn": dqn,
+}

@@ -14,11 +14,13 @@ A signal on one asset of N uses weight ``1 / N`` (long) or ``-1 / N`` (short).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
+from qmml.agents.checks import check_number
+from qmml.agents.protocol import BudgetUnit
 from qmml.envs.market.features import ObservationLayout
 
 __all__ = [
@@ -70,6 +72,7 @@ class Strategy:
     (B, N) target weights (nan = keep the last target).
     """
 
+    budget_unit: ClassVar[BudgetUnit] = "none"  # nothing to learn: budget is ignored
     lookback: int = 1
     features: tuple[str, ...] = ("rel_close",)
     rebalance_every: int | None = None
@@ -138,8 +141,7 @@ class EqualWeight(BuyAndHold):
 
     def __init__(self, rebalance_every: int = 21) -> None:
         super().__init__()
-        if rebalance_every < 1:
-            raise ValueError(f"rebalance_every={rebalance_every}: must be >= 1 day")
+        check_number("rebalance_every", rebalance_every, low=1, hint="days")
         self.rebalance_every = rebalance_every
 
 
@@ -153,7 +155,8 @@ class SmaCrossover(Strategy):
 
     def __init__(self, fast: int = 10, slow: int = 30, allow_short: bool = False) -> None:
         super().__init__()
-        if not 1 <= fast < slow:
+        check_number("fast", fast, low=1, hint="days")
+        if not fast < slow:
             raise ValueError(f"need 1 <= fast < slow, got fast={fast}, slow={slow}")
         self.fast, self.slow, self.allow_short = int(fast), int(slow), allow_short
         self.lookback = self.slow + 1
@@ -181,8 +184,7 @@ class TimeSeriesMomentum(Strategy):
 
     def __init__(self, lookback_days: int = 126, allow_short: bool = False) -> None:
         super().__init__()
-        if lookback_days < 1:
-            raise ValueError(f"lookback_days={lookback_days}: must be >= 1")
+        check_number("lookback_days", lookback_days, low=1, hint="days")
         self.lookback_days, self.allow_short = int(lookback_days), allow_short
         self.lookback = self.lookback_days + 1
 
@@ -204,11 +206,9 @@ class CrossSectionalMomentum(Strategy):
         self, lookback_days: int = 126, top: float = 0.3, allow_short: bool = False
     ) -> None:
         super().__init__()
-        if lookback_days < 1 or not 0 < top <= 0.5 + 0.5 * (not allow_short):
-            raise ValueError(
-                f"need lookback_days >= 1 and 0 < top <= 1 (<= 0.5 with shorts), "
-                f"got {lookback_days}, {top}"
-            )
+        check_number("lookback_days", lookback_days, low=1, hint="days")
+        top_max = 0.5 + 0.5 * (not allow_short)
+        check_number("top", top, low=0.0, high=top_max, low_open=True, hint="<= 0.5 with shorts")
         self.lookback_days, self.top, self.allow_short = int(lookback_days), top, allow_short
         self.lookback = self.lookback_days + 1
 
@@ -241,10 +241,11 @@ class RsiReversion(Strategy):
 
     def __init__(self, period: int = 14, buy_below: float = 30.0, sell_above: float = 70.0) -> None:
         super().__init__()
-        if period < 2 or not 0 < buy_below < sell_above < 100:
+        check_number("period", period, low=2, hint="days")
+        if not 0 < buy_below < sell_above < 100:
             raise ValueError(
-                f"need period >= 2 and 0 < buy_below < sell_above < 100, got "
-                f"{period}, {buy_below}, {sell_above}"
+                f"need 0 < buy_below < sell_above < 100, got buy_below={buy_below}, "
+                f"sell_above={sell_above}"
             )
         self.period, self.buy_below, self.sell_above = int(period), buy_below, sell_above
         self.lookback = self.period + 1
@@ -274,8 +275,8 @@ class BollingerReversion(Strategy):
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
         super().__init__()
-        if period < 2 or k <= 0:
-            raise ValueError(f"need period >= 2 and k > 0, got {period}, {k}")
+        check_number("period", period, low=2, hint="days")
+        check_number("k", k, low=0.0, low_open=True, hint="band width in standard deviations")
         self.period, self.k = int(period), float(k)
         self.lookback = self.period
 
@@ -301,8 +302,7 @@ class RandomStrategy(Strategy):
 
     def __init__(self, p_trade: float = 0.05, seed: int = 0, allow_short: bool = False) -> None:
         super().__init__()
-        if not 0 < p_trade <= 1:
-            raise ValueError(f"p_trade={p_trade}: must be in (0, 1]")
+        check_number("p_trade", p_trade, low=0.0, high=1.0, low_open=True)
         self.p_trade, self.seed, self.allow_short = p_trade, int(seed), allow_short
         self._rng = np.random.default_rng(self.seed)
 

@@ -9,40 +9,20 @@ All randomness (exploration, tie-breaking, the env's reset seed) comes from ``se
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
 
+from qmml.agents.checks import check_number
+from qmml.agents.protocol import BudgetUnit
+
 __all__ = ["TABULAR_AGENTS", "ExpectedSarsa", "QLearning", "Sarsa", "TabularAgent"]
 
 Exploration = Literal["epsilon-greedy", "softmax"]
 Schedule = Literal["constant", "linear", "exponential"]
 Seed = int | np.random.SeedSequence | np.random.Generator | None
-
-
-def _number(
-    name: str,
-    value: float,
-    low: float,
-    high: float,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
-        )
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(
-            f"{name}={value!r} is out of range; expected a number in {lo}{low:g}, {high:g}{hi}"
-        )
-    return float(value)
 
 
 class TabularAgent:
@@ -70,6 +50,7 @@ class TabularAgent:
         exploration_values_: ε (or τ) used in each episode.
     """
 
+    budget_unit: ClassVar[BudgetUnit] = "episodes"  # learn(env, budget): budget episodes
     name: ClassVar[str] = ""
     _next_first: ClassVar[bool] = False
 
@@ -88,17 +69,15 @@ class TabularAgent:
         max_episode_steps: int = 10_000,
         seed: Seed = None,
     ) -> None:
-        self.alpha = _number("alpha", alpha, 0.0, 1.0, low_open=True)
-        self.gamma = _number("gamma", gamma, 0.0, 1.0)
+        self.alpha = check_number("alpha", alpha, low=0.0, high=1.0, low_open=True)
+        self.gamma = check_number("gamma", gamma, low=0.0, high=1.0)
         if exploration not in ("epsilon-greedy", "softmax"):
             raise ValueError(
                 f"exploration={exploration!r} is unknown; choose 'epsilon-greedy' or 'softmax'"
             )
         self.exploration = exploration
-        self.epsilon = _number("epsilon", epsilon, 0.0, 1.0)
-        self.temperature = _number(
-            "temperature", temperature, 0.0, math.inf, low_open=True, high_open=True
-        )
+        self.epsilon = check_number("epsilon", epsilon, low=0.0, high=1.0)
+        self.temperature = check_number("temperature", temperature, low=0.0, low_open=True)
         if schedule not in ("constant", "linear", "exponential"):
             raise ValueError(
                 f"schedule={schedule!r} is unknown; choose 'constant', 'linear' or 'exponential'"
@@ -108,30 +87,19 @@ class TabularAgent:
         if final is None:
             final = start if schedule == "constant" else (0.01 if start > 0.01 else start)
         if exploration == "epsilon-greedy":
-            self.final = _number("final", final, 0.0, 1.0)
+            self.final = check_number("final", final, low=0.0, high=1.0)
         else:
-            self.final = _number("final", final, 0.0, math.inf, low_open=True, high_open=True)
+            self.final = check_number("final", final, low=0.0, low_open=True)
         if schedule == "exponential" and (start == 0) != (self.final == 0):
             raise ValueError(
                 "an exponential schedule cannot start or end at 0; give epsilon "
                 "and final > 0, or use schedule='linear'"
             )
-        if decay_episodes is not None and (
-            isinstance(decay_episodes, bool)
-            or not isinstance(decay_episodes, int)
-            or decay_episodes < 1
-        ):
-            raise ValueError(f"decay_episodes={decay_episodes!r} must be an int >= 1 or None")
+        if decay_episodes is not None:
+            check_number("decay_episodes", decay_episodes, low=1, integer=True, hint="or None")
         self.decay_episodes = decay_episodes
-        self.initial_value = _number(
-            "initial_value", initial_value, -math.inf, math.inf, low_open=True, high_open=True
-        )
-        if (
-            isinstance(max_episode_steps, bool)
-            or not isinstance(max_episode_steps, int)
-            or max_episode_steps < 1
-        ):
-            raise ValueError(f"max_episode_steps={max_episode_steps!r} must be an int >= 1")
+        self.initial_value = check_number("initial_value", initial_value)
+        check_number("max_episode_steps", max_episode_steps, low=1, integer=True)
         self.max_episode_steps = max_episode_steps
         self.seed = seed
         self._rng = np.random.default_rng(seed)
@@ -201,8 +169,7 @@ class TabularAgent:
                 f"{type(self).__name__} needs Discrete observation and action "
                 f"spaces; got {obs_space} and {act_space} (use a tabular env)"
             )
-        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
-            raise ValueError(f"budget={budget!r} must be a positive number of episodes")
+        check_number("budget", budget, low=1, integer=True, hint="a number of episodes")
         n_s, n_a = int(obs_space.n), int(act_space.n)
         self.q_table_ = np.full((n_s, n_a), self.initial_value)
         returns, discounted, lengths, params = [], [], [], []

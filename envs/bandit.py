@@ -9,7 +9,7 @@ ids.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -205,10 +205,14 @@ class BanditBatch:
         return a.astype(np.intp, copy=False) * self.n_runs + self._cols
 
 
-class _BanditEnv(gym.Env[int, int]):
-    """Shared machinery of the single-problem bandit environments (see subclasses)."""
+class _BanditEnv(gym.Env[int | np.int64, int | np.int64]):
+    """Shared machinery of the single-problem bandit environments (see subclasses).
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    Observations and actions are ints; ``np.int64`` is in the type because that is what
+    gymnasium's ``Discrete`` spaces hold.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -258,12 +262,12 @@ class _BanditEnv(gym.Env[int, int]):
         self._last = None
         return 0, {"optimal_action": int(self._batch.optimal_actions()[0])}
 
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.int64) -> tuple[int, float, bool, bool, dict[str, Any]]:
         if self._batch is None:
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(action):
             raise ValueError(
-                f"action={action!r} is invalid; expected an int in [0, {self.action_space.n})"
+                f"action={action!r} is invalid; expected an int in [0, {self._pulls.size})"
             )
         a = np.array([action], dtype=np.intp)
         optimal = int(self._batch.optimal_actions()[0])

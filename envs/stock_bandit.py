@@ -14,7 +14,30 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-__all__ = ["StockBanditBatch", "StockPickingEnv", "costs_and_wealth"]
+__all__ = ["StockBanditBatch", "StockPickingEnv", "costs_and_wealth", "kept_after", "net_returns"]
+
+
+def kept_after(sides: np.ndarray | float, cost_bps: float) -> np.ndarray | float:
+    """The share of wealth left after paying ``sides`` trades of ``cost_bps`` each."""
+    return 1.0 - cost_bps / 1e4 * sides
+
+
+def net_returns(
+    gross: np.ndarray, actions: np.ndarray, prev: np.ndarray, cost_bps: float
+) -> np.ndarray:
+    """Returns after costs: the one cost formula of stock picking (rewards and wealth alike).
+
+    Switching stocks sells one and buys another (two sides); keeping the pick costs nothing;
+    the first purchase (``prev < 0``) costs one side.
+
+    Args:
+        gross: close-to-close returns of the picked stocks (any shape).
+        actions: the picks, same shape as ``gross``.
+        prev: the picks of the day before (-1 before the first pick), same shape.
+        cost_bps: cost per side in basis points.
+    """
+    sides = np.where(prev < 0, 1.0, 2.0 * (actions != prev))
+    return (1.0 + gross) * kept_after(sides, cost_bps) - 1.0
 
 
 def costs_and_wealth(
@@ -30,11 +53,10 @@ def costs_and_wealth(
     Returns:
         net returns (T, n_runs) and wealth (T, n_runs) after each day, starting from 1.
     """
-    c = cost_bps / 1e4
     gross = np.take_along_axis(returns, actions.astype(np.intp), axis=1)
-    sides = np.ones_like(gross)  # the first day buys one stock
-    sides[1:] = 2.0 * (actions[1:] != actions[:-1])
-    net = (1.0 + gross) * (1.0 - c * sides) - 1.0
+    prev = np.full(actions.shape, -1, dtype=np.int64)  # the first day buys one stock
+    prev[1:] = actions[:-1]
+    net = net_returns(gross, actions, prev, cost_bps)
     return net, np.cumprod(1.0 + net, axis=0)
 
 
@@ -52,7 +74,7 @@ class StockBanditBatch:
         self.returns = np.asarray(returns, dtype=np.float64)
         self.n_runs = int(n_runs)
         self.k = self.returns.shape[1]
-        self.cost = cost_bps / 1e4
+        self.cost_bps = float(cost_bps)
         self.t = 0
         self._prev = np.full(self.n_runs, -1)
 
@@ -60,9 +82,7 @@ class StockBanditBatch:
         """Hold the picked stocks for one day; net return in percent per run."""
         if self.t >= len(self.returns):
             raise IndexError("no more days in the price history")
-        gross = self.returns[self.t, actions]
-        sides = np.where(self._prev < 0, 1.0, 2.0 * (actions != self._prev))
-        net = (1.0 + gross) * (1.0 - self.cost * sides) - 1.0
+        net = net_returns(self.returns[self.t, actions], actions, self._prev, self.cost_bps)
         self._prev = np.asarray(actions).copy()
         self.t += 1
         return 100.0 * net
@@ -95,7 +115,8 @@ class StockPickingEnv(gym.Env[int, int]):
 
     ## Arguments
     - `closes`: DataFrame of daily closes, one column per stock (e.g. from
-      `envs.datasets.load_stock_closes`); default: the bundled 20 stocks, 2015–2022.
+      `envs.market.sources.load_market("stocks20").closes()`); default: the bundled 20
+      stocks, 2015–2022.
     - `cost_bps`: cost per side in basis points (default 5).
 
     ## Version History
@@ -111,9 +132,9 @@ class StockPickingEnv(gym.Env[int, int]):
         render_mode: str | None = None,
     ):
         if closes is None:
-            from qmml.envs.datasets import load_stock_closes
+            from qmml.envs.market.sources import load_market
 
-            closes = load_stock_closes(start="2015-01-01")
+            closes = load_market("stocks20", start="2015-01-01").closes()
         if cost_bps < 0:
             raise ValueError(f"cost_bps must be >= 0, got {cost_bps}")
         if render_mode not in (None, "ansi"):

@@ -7,7 +7,6 @@ report module.
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import itertools
 import sys
@@ -15,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from qmml.envs.datasets import DataError, parse_date
-from qmml.experiments.spec import SpecError, spec_from_dict
+from qmml.envs.market.data import DataError, parse_date
+from qmml.experiments.spec import SpecError, did_you_mean, spec_from_dict
 
 __all__ = ["add_parser", "build_spec"]
 
@@ -60,10 +59,9 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
     from qmml.agents.strategies import STRATEGIES
 
     if args.strategy not in STRATEGIES:
-        hint = difflib.get_close_matches(args.strategy, list(STRATEGIES), n=1)
-        did = f"; did you mean {hint[0]!r}?" if hint else ""
         raise SpecError(
-            f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}{did}"
+            f"unknown strategy {args.strategy!r}; choose from {', '.join(STRATEGIES)}"
+            + did_you_mean(args.strategy, list(STRATEGIES))
         )
     _check_dates(args)
     params = {k: _value(v) for k, v in _pairs(args.param, "--param").items()}

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
+import signal
 import sys
 import textwrap
+import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from qmml.experiments.spec import ExperimentSpec, SpecError, apply_overrides, apply_quick, load_spec
+from qmml.experiments.overrides import apply_overrides, apply_quick
+from qmml.experiments.spec import ExperimentSpec, SpecError, load_spec
 
 __all__ = ["builtin_experiments", "main", "resolve_spec"]
 
@@ -268,18 +273,59 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_OS_FIXES = {
+    errno.EACCES: "check its permissions, or choose another folder (--out)",
+    errno.EPERM: "check its permissions, or choose another folder (--out)",
+    errno.EROFS: "the file system is read-only: choose another folder (--out)",
+    errno.ENOSPC: "the disk is full: free some space and run the same command again "
+    "(finished trials are kept)",
+    errno.EDQUOT: "the disk quota is used up: free some space and run the same command again",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EISDIR: "it is a folder: give a file",
+    errno.EEXIST: "a file of that name is in the way: choose another path",
+    errno.ENOENT: "it does not exist: check the path",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) or use fewer --workers",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an operating-system error: the path, the cause and the fix."""
+    what = err.strerror or type(err).__name__
+    path = f"{err.filename}: " if err.filename else ""
+    if err.filename2:
+        path = f"{err.filename} -> {err.filename2}: "
+    fix = _OS_FIXES.get(err.errno or -1, "check the path and try again")
+    return f"{path}{what.lower()}; {fix}"
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    # what `timeout`, systemd and Slurm send: stop like Ctrl-C (finished trials are stored,
+    # the run is marked interrupted, workers stop)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qmml`` console script."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm)
+    # the command writes figures to files: never open a window (library code leaves the
+    # backend to its caller, e.g. a notebook)
+    os.environ.setdefault("MPLBACKEND", "Agg")
     # imported after parsing: `--help` then never loads the environments (about 0.5 s)
-    from qmml.envs.datasets import DataError
+    from qmml.envs.market.data import DataError
+    from qmml.supervised.data import DataError as SupervisedDataError
 
     try:
         return int(args.func(args))
-    except (SpecError, DataError) as err:
+    except (SpecError, DataError, SupervisedDataError) as err:
         # user input: one line, no traceback
         print(f"qmml: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path of the user's: unwritable, full, missing, not a folder
+        print(f"qmml: error: {os_error_line(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("qmml: interrupted", file=sys.stderr)
         return 130

@@ -7,23 +7,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports are files; never open a window
-
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from qmml.experiments.spec import PlotSpec, SpecError
+from qmml.experiments.results import PlotContext, dates_of
+from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError, unknown_choice
 from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
-from qmml.experiments.workload import PlotContext
 
 __all__ = [
     "PLOTS",
     "agent_colors",
+    "band_curve",
+    "check_options",
+    "check_plots",
     "curve_matrix",
+    "date_axis",
     "plot_bar",
     "plot_curve",
     "plot_param_study",
@@ -35,6 +36,38 @@ def agent_colors(names: list[str]) -> dict[str, Any]:
     """A stable colour per agent (by position in the spec)."""
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def band_curve(
+    ax: Any,
+    x: Any,
+    y: np.ndarray,
+    *,
+    color: Any,
+    label: str | None = None,
+    ls: str = "-",
+    lw: float = 1.4,
+    alpha: float = 0.2,
+    **line: Any,
+) -> None:
+    """Draw the mean over seeds of ``y`` (n_seeds, n_steps) with its 95% bootstrap band.
+
+    One seed, or a band of zero width (a quantity the seed cannot change), draws the line
+    alone: a band there would claim an uncertainty that was never measured.
+    """
+    mean, lo, hi = bootstrap_curve(y)
+    ax.plot(x, mean, ls, color=color, lw=lw, label=label, **line)
+    if y.shape[0] > 1 and not np.allclose(lo, hi):
+        ax.fill_between(x, lo, hi, color=color, alpha=alpha, lw=0)
+
+
+def date_axis(ax: Any, steps: np.ndarray | None = None) -> Any:
+    """Format the x axis as calendar dates (concise labels); returns the dates of ``steps``
+    (YYYYMMDD integers, as curves store them) when given."""
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    return None if steps is None else dates_of(steps)
 
 
 def select_agents(ctx: PlotContext, plot: PlotSpec) -> list[str]:
@@ -81,9 +114,7 @@ def plot_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
         window = int(opts.get("smooth", 1))
         y = _smooth(y, window)
         steps = steps[window - 1 :] if window > 1 else steps
-        mean, lo, hi = bootstrap_curve(y)
-        ax.plot(steps, mean, color=colors[name], lw=1.4, label=f"{name} (n={y.shape[0]})")
-        ax.fill_between(steps, lo, hi, color=colors[name], alpha=0.2, lw=0)
+        band_curve(ax, steps, y, color=colors[name], label=f"{name} (n={y.shape[0]})")
         drawn += 1
     if "hline" in opts:
         ax.axhline(
@@ -217,6 +248,16 @@ def check_options(plot: PlotSpec, where: str) -> None:
         if not ok or (kind is int and int(value) < 1):
             what = "a whole number >= 1" if kind is int else "a number"
             raise SpecError(f"{where}.{key}={value!r}: must be {what}")
+
+
+def check_plots(spec: ExperimentSpec, extra: dict[str, Any]) -> None:
+    """Plot kinds (the generic ones and a workload's ``extra``) and typed options, checked
+    before any trial runs (not after hours of work)."""
+    kinds = {**PLOTS, **extra}
+    for i, p in enumerate(spec.report.plots):
+        if p.plot not in kinds:
+            raise SpecError(unknown_choice("plot kind", p.plot, kinds, f"report.plots[{i}].plot"))
+        check_options(p, f"report.plots[{i}].options")
 
 
 PLOTS: dict[str, Callable[[PlotContext, PlotSpec], Figure]] = {

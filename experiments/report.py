@@ -8,6 +8,7 @@ import hashlib
 import io
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from qmml.experiments.figures import PLOTS
 from qmml.experiments.report_page import Page, render_html, render_markdown
 from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError
 from qmml.experiments.stats import bootstrap_diff, bootstrap_mean, iqm, probability_of_improvement
-from qmml.experiments.store import RunDir, atomic_write_bytes, atomic_write_text
+from qmml.experiments.store import DamagedRunError, RunDir, atomic_write_bytes, atomic_write_text
 from qmml.experiments.workload import PlotContext, expand_agents, get_workload
 
 __all__ = ["build_report", "compare_runs", "pairwise_table", "summary_table"]
@@ -145,7 +146,7 @@ def _render(
     title: str,
     meta_rows: list[tuple[str, str]],
     notes: list[str],
-    tables: list[tuple[str, pd.DataFrame]] = (),
+    tables: Sequence[tuple[str, pd.DataFrame]] = (),
 ) -> Path:
     names = list(ctx.agents)
     figs: list[tuple[str, str, bytes]] = []
@@ -201,7 +202,15 @@ def _render(
 
 
 def _context(run: RunDir, spec: ExperimentSpec) -> PlotContext:
-    curves, scalars = run.load_tables()
+    try:
+        curves, scalars = run.load_tables()
+    except DamagedRunError:
+        # the consolidated tables are derived: gather them again from the trials (a damaged
+        # trial file then names itself, with the fix)
+        from qmml.experiments.runner import plan_trials
+
+        run.consolidate([(t.key, t.agent.name, t.seed_index) for t in plan_trials(spec)])
+        curves, scalars = run.load_tables()
     agents = {a.name: a for a in expand_agents(spec)}
     return PlotContext(spec, curves, scalars, agents)
 
@@ -282,7 +291,9 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None) -> P
     ]
     if len(set(labels)) < len(labels):  # the same spec run twice (two machines, two versions)
         labels = [f"run{i + 1}-{lab}" for i, lab in enumerate(labels)]
-    curves, scalars, agents = [], [], {}
+    curves: list[pd.DataFrame] = []
+    scalars: list[pd.DataFrame] = []
+    agents: dict[str, Any] = {}
     for run, spec, label in zip(runs, specs, labels, strict=True):
         ctx = _context(run, spec)
         for df, acc in ((ctx.curves, curves), (ctx.scalars, scalars)):

@@ -7,6 +7,7 @@ query helpers, so plot code does not filter the long tables by hand).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +70,8 @@ class TrialResult:
 
     @staticmethod
     def from_arrays(
-        curves: dict[str, np.ndarray] | None = None,
-        scalars: dict[str, float | np.ndarray] | None = None,
+        curves: Mapping[str, np.ndarray] | None = None,
+        scalars: Mapping[str, float | np.ndarray] | None = None,
         steps: np.ndarray | None = None,
         **info: Any,
     ) -> TrialResult:

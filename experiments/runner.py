@@ -9,13 +9,16 @@ makes pairwise comparisons sharper.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,30 +117,57 @@ def _run_trial(
         return trial.key, traceback.format_exc(), time.perf_counter() - t0
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
     # One BLAS/torch thread per worker: no oversubscription, and float results do not depend
     # on how many workers share the machine.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    if parent is not None:
+        _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the process that started it dies, however it dies (SIGKILL
+    included): the kernel's parent-death signal on Linux, and a watchdog thread everywhere."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qmml-parent-watch", daemon=True).start()
 
 
 def _serial(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
-) -> Iterator[tuple[str, TrialFiles | str, float]]:
+) -> Generator[tuple[str, TrialFiles | str, float]]:
     for t in trials:
         yield _run_trial(spec, t, art)
 
 
 def _process(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
-) -> Iterator[tuple[str, TrialFiles | str, float]]:
+) -> Generator[tuple[str, TrialFiles | str, float]]:
     import multiprocessing as mp
 
     # spawn: safe with torch and threads; costs an import per worker, once.
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     )
     futures: set[Future[Any]] = set()
     try:
@@ -151,12 +181,17 @@ def _process(
     finally:
         for f in futures:
             f.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Interrupted (Ctrl-C, SIGTERM) or failed: stop the trials in flight now, instead of
+        # waiting for them at exit; their results were not stored, so nothing is lost.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            if proc.is_alive():
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ray(
     spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
-) -> Iterator[tuple[str, TrialFiles | str, float]]:
+) -> Generator[tuple[str, TrialFiles | str, float]]:
     try:
         import ray
     except ImportError:
@@ -192,7 +227,7 @@ def _ray_task(spec: ExperimentSpec, trial: Trial, art: Path) -> tuple[str, Trial
     return _run_trial(spec, trial, art)
 
 
-_EXECUTORS: dict[str, Callable[..., Iterator[tuple[str, TrialFiles | str, float]]]] = {
+_EXECUTORS: dict[str, Callable[..., Generator[tuple[str, TrialFiles | str, float]]]] = {
     "serial": _serial,
     "process": _process,
     "ray": _ray,
@@ -236,8 +271,9 @@ def run_experiment(
         raise SpecError(f"--workers must be at least 1, got {workers}")
     trials = plan_trials(spec)
     run = run_dir_for(spec, out)
-    run.init(spec, fresh=fresh)
-    return _run(spec, trials, run, executor, workers, ray_address, progress)
+    with run.lock():  # one run at a time per folder; a second waits, then reuses the trials
+        run.init(spec, fresh=fresh)
+        return _run(spec, trials, run, executor, workers, ray_address, progress)
 
 
 def _run(
@@ -251,6 +287,11 @@ def _run(
 ) -> RunOutcome:
     for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
+    for t in trials:  # a damaged trial file (a crash mid-disk-write, an edit) is re-run
+        why = run.trial_damage(t.key)
+        if why:
+            run.append_log(f"[{now_iso()}] trial {t.key} is damaged ({why}); running it again")
+            shutil.rmtree(run.trials_dir / t.key, ignore_errors=True)
     pending = [t for t in trials if not run.trial_done(t.key)]
     meta = {
         "run_id": run.path.name,
@@ -291,17 +332,18 @@ def _run(
         if pending:
             art = run.path.resolve() / "artifacts"  # for trial artifacts (logs, models)
             runs = _EXECUTORS[executor](spec, pending, workers, ray_address, art)
-            for key, result, wall_s in runs:
-                if isinstance(result, str):
-                    outcome.failed.append(key)
-                    run.append_log(
-                        f"[{now_iso()}] trial {key} FAILED after {wall_s:.1f}s\n{result}"
-                    )
-                else:
-                    run.write_trial(key, result)
-                    outcome.ran += 1
-                trial_wall_s[key] = round(wall_s, 3)
-                bar.update(1)
+            with contextlib.closing(runs):  # closed on Ctrl-C too: the workers stop at once
+                for key, result, wall_s in runs:
+                    if isinstance(result, str):
+                        outcome.failed.append(key)
+                        run.append_log(
+                            f"[{now_iso()}] trial {key} FAILED after {wall_s:.1f}s\n{result}"
+                        )
+                    else:
+                        run.write_trial(key, result)
+                        outcome.ran += 1
+                    trial_wall_s[key] = round(wall_s, 3)
+                    bar.update(1)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:

@@ -17,6 +17,7 @@ Ctrl-C leaves either a whole trial or none: re-running the same command resumes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import importlib.metadata
@@ -25,17 +26,24 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from qmml.experiments.results import TrialResult
 from qmml.experiments.spec import ExperimentSpec, SpecError, dump_spec, load_spec
-from qmml.experiments.workload import TrialResult
 
-__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["DamagedRunError", "RunDir", "atomic_write_bytes", "atomic_write_text"]
+
+
+class DamagedRunError(SpecError):
+    """A stored table of a run folder cannot be read (truncated, garbled, edited)."""
+
 
 _PACKAGES = (
     "qmml-lab",
@@ -109,6 +117,62 @@ class RunDir:
     def figures_dir(self) -> Path:
         return self.path / "figures"
 
+    def trial_damage(self, key: str) -> str | None:
+        """Why stored trial ``key`` cannot be read (its file and the reader's complaint), or
+        None when it is readable or absent. Reads only the parquet footers: cheap."""
+        import pyarrow.parquet as pq
+
+        folder = self.trials_dir / key
+        if not folder.is_dir() or not self.trial_done(key):
+            return None
+        readers = {
+            "curves.parquet": pq.read_metadata,
+            "scalars.parquet": pq.read_metadata,
+            "info.json": lambda f: json.loads(f.read_text(encoding="utf-8")),
+        }
+        for name, read in readers.items():
+            try:
+                read(folder / name)
+            except (OSError, ValueError) as err:  # pyarrow.ArrowInvalid is a ValueError
+                return f"{name}: {str(err)[:80]}"
+        return None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold this run's lock (``<out>/.locks/<experiment>-<run id>.lock``: outside the run
+        folder, so ``--fresh`` keeps it): a second run of the same spec into the same folder
+        waits here, saying for whom, then finds the first one's trials stored and reuses them."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no locking (concurrent runs are then unsafe)
+            yield
+            return
+        lock = self.lock_file
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a+", encoding="utf-8") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                print(
+                    f"qmml: another run (pid {holder}) is writing {self.path}; waiting for it",
+                    file=sys.stderr,
+                )
+                fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path.parent.parent / ".locks" / f"{self.path.parent.name}-{self.path.name}.lock"
+
     def trial_done(self, key: str) -> bool:
         """Whether trial ``key`` has been stored (a complete folder exists); a folder missing
         a file (deleted by hand) counts as not done, so the trial runs again."""
@@ -138,8 +202,13 @@ class RunDir:
                 (tmp / name).write_bytes(files[name])
             final = self.trials_dir / key
             if final.exists():
-                shutil.rmtree(final)
-            os.rename(tmp, final)
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not self.trial_done(key):  # not a finished twin (same seed, same bytes)
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -177,7 +246,14 @@ class RunDir:
 
         parts, keys, agents, seeds = [], [], [], []
         for key, agent, seed in trials:
-            t = pq.read_table(self.trials_dir / key / name).replace_schema_metadata(None)
+            path = self.trials_dir / key / name
+            try:
+                t = pq.read_table(path).replace_schema_metadata(None)
+            except (OSError, ValueError) as err:  # truncated or garbled since it was stored
+                raise DamagedRunError(
+                    f"{path} is damaged ({str(err)[:80]}); run the same 'qmml run' command "
+                    "again: it re-runs that trial and keeps the others"
+                ) from None
             if t.num_rows:
                 parts.append(t.select(columns))
                 keys.append(key)
@@ -217,14 +293,23 @@ class RunDir:
         c, s = self.path / "curves.parquet", self.path / "scalars.csv"
         if not (c.is_file() and s.is_file()):
             raise SpecError(f"{self.path} has no results yet; run 'qmml run' to finish it first")
-        # names such as "NA", "1" or "True" must stay strings; only values may be missing
-        scalars = pd.read_csv(
-            s,
-            dtype={"trial": str, "agent": str, "metric": str},
-            keep_default_na=False,
-            na_values={"value": ["", "nan", "NaN"]},
-        )
-        return pd.read_parquet(c), scalars
+        try:
+            # names such as "NA", "1" or "True" must stay strings; only values may be missing
+            scalars = pd.read_csv(
+                s,
+                dtype={"trial": str, "agent": str, "metric": str},
+                keep_default_na=False,
+                na_values={"value": ["", "nan", "NaN"]},
+            )
+            if list(scalars.columns) != ["trial", "agent", "seed", "metric", "value"]:
+                raise ValueError(f"unexpected columns {list(scalars.columns)}")
+            curves = pd.read_parquet(c)
+        except (OSError, ValueError, pd.errors.ParserError) as err:
+            raise DamagedRunError(
+                f"{self.path}: a results table is damaged ({str(err)[:80]}); "
+                "'qmml report' rebuilds it from the trials"
+            ) from None
+        return curves, scalars
 
     def load_meta(self) -> dict[str, Any]:
         f = self.path / "meta.json"

@@ -144,20 +144,10 @@ class Workload:
             for n in p.agents or []:
                 if n not in names and n not in {a.group for a in agents}:
                     raise SpecError(unknown_choice("agent", n, names, "report.plots.agents"))
-        self._check_plots(spec)
+        from qmml.experiments.figures import check_plots  # matplotlib: only when needed
+
+        check_plots(spec, self.plots)
         return agents
-
-    def _check_plots(self, spec: ExperimentSpec) -> None:
-        """Plot kinds and typed options, before any trial runs (not after hours of work)."""
-        from qmml.experiments.figures import PLOTS, check_options  # matplotlib: only when needed
-
-        kinds = {**PLOTS, **self.plots}
-        for i, p in enumerate(spec.report.plots):
-            if p.plot not in kinds:
-                raise SpecError(
-                    unknown_choice("plot kind", p.plot, kinds, f"report.plots[{i}].plot")
-                )
-            check_options(p, f"report.plots[{i}].options")
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         """Workload-specific checks beyond the schema (e.g. a date range inside the data)."""

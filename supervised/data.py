@@ -22,8 +22,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from qmml.envs.datasets import DataError
-
 __all__ = [
     "DATASETS",
     "DataError",
@@ -38,6 +36,11 @@ __all__ = [
     "scaled",
     "split",
 ]
+
+
+class DataError(ValueError):
+    """A problem with data a user asked for (missing file, bad column, bad split or option)."""
+
 
 Task = Literal["regression", "classification"]
 Scaling = Literal["none", "standard", "minmax"]

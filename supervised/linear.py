@@ -13,7 +13,7 @@ whose minimiser is exactly scikit-learn's ``Ridge(alpha)`` (``LinearRegression``
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -26,6 +26,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 __all__ = ["LinearRegression", "polynomial_regression"]
 
 Solver = Literal["closed-form", "gd", "sgd"]
+
+
+class GDOptions(TypedDict, total=False):
+    """Keyword arguments that :func:`polynomial_regression` passes on to
+    :class:`LinearRegression` (same meaning and defaults)."""
+
+    learning_rate: float | Literal["auto"]
+    max_iter: int
+    batch_size: int
+    tol: float
+    keep_path: bool
+    random_state: int | np.random.RandomState | None
 
 
 def check_gd_params(est: BaseEstimator) -> None:
@@ -210,7 +222,7 @@ def _gradient(
 
 
 def polynomial_regression(
-    degree: int, *, alpha: float = 0.0, solver: Solver = "closed-form", **kwargs: object
+    degree: int, *, alpha: float = 0.0, solver: Solver = "closed-form", **kwargs: Unpack[GDOptions]
 ) -> Pipeline:
     """Polynomial features of ``degree`` -> standardisation -> :class:`LinearRegression`.
 

@@ -72,6 +72,7 @@ def test_wheel_has_one_top_level_name_and_works_from_elsewhere(tmp_path: Path) -
     """Build the wheel, install it (no deps: they are this venv's) into a fresh target folder
     and import it from an unrelated directory, where the source folders are out of reach."""
     src = tmp_path / "src"  # a copy: building in the checkout would leave build/ behind
+    src.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE", *PACKAGES):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, src / name)  # type: ignore[operator]
@@ -120,7 +121,7 @@ def test_wheel_has_one_top_level_name_and_works_from_elsewhere(tmp_path: Path) -
         "import gymnasium as gym, qmml.envs, qmml.experiments.cli as cli; "
         "assert qmml.envs.__file__.startswith(sys.argv[1]), qmml.envs.__file__; "
         "gym.make('qmml/GaussianBandit-v0'); "
-        "from qmml.envs.market.data import load_bundled; load_bundled('stocks20'); "
+        "from qmml.envs.market.sources import load_market; load_market('stocks20'); "
         "import importlib.util as u; assert u.find_spec('envs') is None; print('ok')"
     )
     run = subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -72,7 +72,7 @@ def make_grid(
     raise MapError(f"grid must be a map name, map rows or a GridMap, got {type(grid).__name__}")
 
 
-class GridWorldEnv(gym.Env[int, int]):
+class GridWorldEnv(gym.Env[int | np.int64, int | np.int64]):
     """Walk a grid of cells to a goal: the gridworlds of Sutton & Barto (2018), ch. 3-6.
 
     ## Description
@@ -110,7 +110,7 @@ class GridWorldEnv(gym.Env[int, int]):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -204,7 +204,7 @@ class GridWorldEnv(gym.Env[int, int]):
         self.lastaction = None
         return int(self.s), {"prob": 1.0}
 
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.int64) -> tuple[int, float, bool, bool, dict[str, Any]]:
         try:
             a = int(action)
         except (TypeError, ValueError):

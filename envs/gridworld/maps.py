@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -153,9 +154,27 @@ class GridMap:
         """The map as a (height, width) array of one-character strings."""
         return np.array([list(r) for r in self.rows], dtype="<U1")
 
-    def replace(self, **changes: object) -> GridMap:
+    def replace(self, **changes: Unpack[GridChanges]) -> GridMap:
         """A copy with some settings changed (validated again); None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        # a sub-dict of ``changes``, so still GridChanges (the comprehension loses the keys)
+        kept = cast(GridChanges, {k: v for k, v in changes.items() if v is not None})
+        return dataclasses.replace(self, **kept)
+
+
+class GridChanges(TypedDict, total=False):
+    """The fields of :class:`GridMap`, as keyword arguments of :meth:`GridMap.replace`."""
+
+    rows: tuple[str, ...]
+    name: str
+    step_reward: float
+    goal_reward: float
+    pit_reward: float
+    cliff_reward: float
+    bump_reward: float | None
+    teleport_rewards: Mapping[str, float]
+    slip: float
+    wind: tuple[int, ...] | None
+    wind_noise: bool
 
 
 def _check_finite(name: str, value: float) -> None:

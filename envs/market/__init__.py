@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from qmml.envs.market.backtest.engine import BacktestResult, backtest, backtest_batch, backtest_grid
-from qmml.envs.market.data import BUNDLED, Market, load_bundled, load_csv, load_market
+from qmml.envs.market.data import DataError, GapError, Market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.execution import ExecutionModel
 from qmml.envs.market.features import DEFAULT_FEATURES, FEATURES, FeatureTable, ObservationLayout
 from qmml.envs.market.registration import MARKET_ENV_IDS, register_market_envs
+from qmml.envs.market.sources import BUNDLED, load_bundled, load_csv, load_market
 from qmml.envs.market.splits import WalkForwardWindow, split_dates, walk_forward
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "FEATURES",
     "MARKET_ENV_IDS",
     "BacktestResult",
+    "DataError",
     "ExecutionModel",
     "FeatureTable",
+    "GapError",
     "Market",
     "MarketVecEnv",
     "ObservationLayout",

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from qmml.envs.market.actions import finite_actions, level_indices
-from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.data import Market
 from qmml.envs.market.execution import (
     NP,
     PY,
@@ -22,6 +22,7 @@ from qmml.envs.market.execution import (
 from qmml.envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
 from qmml.envs.market.one_asset import OneAssetStep
 from qmml.envs.market.rewards import RewardConfig, reward_step
+from qmml.envs.market.sources import load_market
 from qmml.envs.market.splits import decision_range, split_dates
 
 __all__ = ["ACTION_MODES", "StockTradingEnv"]
@@ -68,7 +69,7 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
 
     ## Arguments
     market: a :class:`~envs.market.data.Market` or a source name for
-    :func:`~envs.market.data.load_market` (with ``tickers``); start/end: the tradable period
+    :func:`~envs.market.sources.load_market` (with ``tickers``); start/end: the tradable period
     (inclusive dates); split: ``"train"``, ``"val"`` or ``"test"`` of ``split_fractions``
     (instead of start/end); window; features; action_mode; levels; execution: an
     :class:`~envs.market.execution.ExecutionModel` or its keyword dict; reward, reward_scale,

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # frames are arrays; never open a window
-
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
-__all__ = ["episode_frame", "grid_heatmap"]
+__all__ = ["episode_frame"]
 
 
 def episode_frame(
@@ -65,40 +59,3 @@ def episode_frame(
     frame = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy()
     plt.close(fig)
     return frame
-
-
-def grid_heatmap(
-    table: pd.DataFrame, x: str, y: str, metric: str = "sharpe_ratio", title: str = ""
-) -> Figure:
-    """A heatmap of ``metric`` over a two-parameter grid (the table of
-    :func:`envs.market.backtest.backtest_grid`); returns the matplotlib Figure.
-
-    Raises:
-        ValueError: ``x``, ``y`` or ``metric`` is not a column of the table.
-    """
-    for col in (x, y, metric):
-        if col not in table.columns:
-            raise ValueError(
-                f"{col!r} is not a column of the grid table; columns: "
-                f"{', '.join(map(str, table.columns))}"
-            )
-    grid = table.pivot_table(index=y, columns=x, values=metric, dropna=False)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    if not np.isfinite(grid.to_numpy()).any():  # e.g. no trades in a short period: no Sharpe
-        ax.text(0.5, 0.5, f"no finite {metric} on this grid", ha="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
-    im = ax.imshow(grid.to_numpy(), cmap="viridis", origin="lower", aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), grid.columns)
-    ax.set_yticks(range(grid.shape[0]), grid.index)
-    for (i, j), v in np.ndenumerate(grid.to_numpy()):
-        if np.isfinite(v):  # dark text on the bright end of the colour map, white elsewhere
-            r, g, b, _ = im.cmap(im.norm(v))
-            ink = "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color=ink)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    fig.colorbar(im, ax=ax, label=metric)
-    ax.set_title(title or f"{metric} over {x} x {y}")
-    fig.tight_layout()
-    return fig

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from qmml.envs.datasets import DataError, parse_date
+from qmml.envs.market.data import DataError, parse_date
 
 __all__ = ["WalkForwardWindow", "decision_range", "split_dates", "walk_forward"]
 

@@ -11,17 +11,19 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
-from qmml.envs.datasets import DataError
 from qmml.envs.market.actions import finite_actions, level_indices
-from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.data import DataError, Market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.execution import NP, fill_orders, limit_weights, mark_to_market
 from qmml.envs.market.features import OBS_BOUND
 from qmml.envs.market.rewards import reward_step
+from qmml.envs.market.sources import load_market
 
-__all__ = ["MarketVecEnv"]
+__all__ = ["FlatDiscrete", "MarketVecEnv", "flat_to_multi"]
 
 
 class MarketVecEnv(VecEnv):
@@ -269,3 +271,26 @@ class MarketVecEnv(VecEnv):
     def equity(self) -> np.ndarray:
         """Current equity of every environment (n,)."""
         return self._equity.copy()
+
+
+class FlatDiscrete(VecEnvWrapper):
+    """``MultiDiscrete(nvec)`` actions as one ``Discrete(prod(nvec))`` (DQN on a portfolio)."""
+
+    def __init__(self, venv: VecEnv) -> None:
+        self.nvec = np.asarray(venv.action_space.nvec)
+        super().__init__(venv, action_space=spaces.Discrete(int(np.prod(self.nvec))))
+
+    def step_async(self, actions: np.ndarray) -> None:
+        flat = np.asarray(actions, dtype=np.intp).reshape(-1)
+        self.venv.step_async(np.stack(np.unravel_index(flat, self.nvec), axis=1))
+
+    def reset(self) -> np.ndarray:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        return self.venv.step_wait()
+
+
+def flat_to_multi(action: Any, nvec: np.ndarray) -> np.ndarray:
+    """One flat discrete action as the MultiDiscrete action it stands for."""
+    return np.asarray(np.unravel_index(int(np.asarray(action).reshape(-1)[0]), nvec))

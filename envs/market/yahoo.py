@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from qmml.envs.datasets import DataError, parse_date
-from qmml.envs.market.data import BUNDLED, Market, market_from_frames
+from qmml.envs.market.data import DataError, Market, market_from_frames, parse_date
 
 __all__ = ["cache_dir", "cached_files", "download"]
 
@@ -49,6 +48,7 @@ def download(
     cache: str | Path | None = None,
     refresh: bool = False,
     fill: str | None = None,
+    offline: str = "a bundled data set or a CSV file",
 ) -> Market:
     """Daily OHLCV bars of ``tickers`` (adjusted for splits and dividends) as a :class:`Market`.
 
@@ -59,6 +59,8 @@ def download(
         refresh: download again even if the cache has this request.
         fill: None rejects a ticker's missing day (e.g. an exchange holiday), ``"ffill"``
             carries its last close forward (see :func:`market_from_frames`).
+        offline: what the "cannot download" error suggests instead (``load_market`` names
+            the bundled sets).
 
     Raises:
         DataError: no network or an empty answer from Yahoo (naming the cached alternatives),
@@ -88,9 +90,11 @@ def download(
             threads=False,
         )
     except Exception as err:  # yfinance raises many types when offline
-        raise DataError(_offline(tickers, folder, f"{type(err).__name__}: {err}")) from None
+        raise DataError(
+            _offline(tickers, folder, f"{type(err).__name__}: {err}", offline)
+        ) from None
     if raw is None or raw.empty:
-        raise DataError(_offline(tickers, folder, "Yahoo returned no rows"))
+        raise DataError(_offline(tickers, folder, "Yahoo returned no rows", offline))
     long = _tidy(raw, tickers)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
@@ -99,7 +103,7 @@ def download(
     return _to_market(long, tickers, path.stem, fill)
 
 
-def _offline(tickers: list[str], folder: Path, why: str) -> str:
+def _offline(tickers: list[str], folder: Path, why: str, instead: str) -> str:
     cached = cached_files(folder)
     have = (
         f"cached downloads in {folder}: {', '.join(cached)}"
@@ -108,7 +112,7 @@ def _offline(tickers: list[str], folder: Path, why: str) -> str:
     )
     return (
         f"cannot download {', '.join(tickers)} from Yahoo Finance (no network? {why}); "
-        f"{have}; offline, use a bundled data set ({', '.join(BUNDLED)}) or a CSV file"
+        f"{have}; offline, use {instead}"
     )
 
 

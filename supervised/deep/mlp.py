@@ -19,7 +19,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qmml.supervised.scratch.mlp import MLPBase, MLPClassifierMixin, MLPRegressorMixin, Weights
+from qmml.supervised.scratch.mlp import (
+    Activation,
+    DType,
+    MLPBase,
+    MLPClassifierMixin,
+    MLPRegressorMixin,
+    Solver,
+    Weights,
+)
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor"]
 
@@ -32,6 +40,15 @@ class _TorchBackend:
     Attributes:
         module_: the trained ``torch.nn.Sequential`` (outputs logits), on CPU.
     """
+
+    # declared for the checker; set by MLPBase and the task mixin, which follow in the MRO
+    activation: Activation
+    solver: Solver
+    learning_rate: float
+    momentum: float
+    alpha: float
+    dtype: DType
+    _loss_kind: str
 
     def _build(self, weights: Weights) -> None:
         dt = getattr(torch, self.dtype)

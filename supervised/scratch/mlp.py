@@ -30,6 +30,9 @@ from qmml.supervised.scratch.optim import SGD, Adam
 __all__ = ["MLPBase", "NumpyMLPClassifier", "NumpyMLPRegressor"]
 
 Weights = list[tuple[np.ndarray, np.ndarray]]
+Activation = Literal["relu", "tanh", "sigmoid", "identity"]
+Solver = Literal["adam", "sgd"]
+DType = Literal["float64", "float32"]
 
 
 def _generator(random_state: Any) -> np.random.Generator:
@@ -77,8 +80,8 @@ class MLPBase(BaseEstimator):
         self,
         hidden_layer_sizes: tuple[int, ...] = (64,),
         *,
-        activation: Literal["relu", "tanh", "sigmoid", "identity"] = "relu",
-        solver: Literal["adam", "sgd"] = "adam",
+        activation: Activation = "relu",
+        solver: Solver = "adam",
         learning_rate: float = 1e-3,
         momentum: float = 0.9,
         batch_size: int = 32,
@@ -88,7 +91,7 @@ class MLPBase(BaseEstimator):
         validation_fraction: float = 0.1,
         patience: int = 10,
         tol: float = 1e-4,
-        dtype: Literal["float64", "float32"] = "float64",
+        dtype: DType = "float64",
         random_state: int | np.random.RandomState | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -296,6 +299,14 @@ class _NumpyBackend:
     Attributes:
         network_: the trained :class:`supervised.nn.Sequential` (outputs logits).
     """
+
+    # declared for the checker; set by MLPBase and the task mixin, which follow in the MRO
+    activation: Activation
+    solver: Solver
+    learning_rate: float
+    momentum: float
+    alpha: float
+    _loss_kind: str
 
     def _build(self, weights: Weights) -> None:
         self.network_ = mlp_from_weights(weights, self.activation)

@@ -226,9 +226,11 @@ class Sequential:
     def backward(self, grad: np.ndarray, need_input_grad: bool = False) -> np.ndarray | None:
         """Back-propagate dL/dOutput; returns dL/dInput if ``need_input_grad``."""
         last = len(self.layers) - 1
+        g: np.ndarray | None = grad
         for i, layer in enumerate(reversed(self.layers)):
-            grad = layer.backward(grad, need_input_grad or i < last)
-        return grad
+            assert g is not None  # every layer after the first was asked for dL/dInput
+            g = layer.backward(g, need_input_grad or i < last)
+        return g
 
     def loss_and_grad(
         self, x: np.ndarray, y: np.ndarray, loss: Loss, need_input_grad: bool = False
@@ -268,7 +270,7 @@ def init_weights(
     Glorot-uniform otherwise (Glorot & Bengio 2010); zero biases. Shared by the NumPy and
     PyTorch networks so that the same seed gives the same starting point in both.
     """
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     for fan_in, fan_out in itertools.pairwise(sizes):
         hidden_relu = activation == "relu" and len(out) < len(sizes) - 2
         limit = np.sqrt(6.0 / fan_in) if hidden_relu else np.sqrt(6.0 / (fan_in + fan_out))
@@ -336,6 +338,7 @@ def gradient_check(
             "with dtype=np.float64"
         )
     _, dx = network.loss_and_grad(x, y, loss, need_input_grad=True)
+    assert dx is not None  # need_input_grad=True
     analytic = {n: p.grad.copy() for n, p in network.named_parameters()}
     analytic["input"] = dx
 

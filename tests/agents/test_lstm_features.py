@@ -105,7 +105,7 @@ def test_ppo_policy_uses_the_extractor_and_trains_it():
     ("space", "kwargs", "match"),
     [
         (_box(), {}, "needs window= and step_features="),
-        (_box(), {"window": 0, "step_features": 3}, "must be >= 1"),
+        (_box(), {"window": 0, "step_features": 3}, r"window=0 is out of range; expected an int"),
         (_box(), {"window": 1000, "step_features": 14}, "observation size"),
         (_box(), {"window": W, "step_features": N * F, "lookback": W + 1}, "lookback"),
         (_box(), {"window": W, "step_features": N * F, "hidden_size": 0}, "hidden_size"),

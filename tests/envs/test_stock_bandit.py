@@ -4,8 +4,19 @@ import pandas as pd
 import pytest
 
 from qmml.agents.bandits import EpsilonGreedy, RandomAgent, simulate
-from qmml.envs.datasets import DataError, load_sp500_index, load_stock_closes
-from qmml.envs.stock_bandit import StockBanditBatch, StockPickingEnv, costs_and_wealth
+from qmml.envs.market.data import DataError
+from qmml.envs.market.sources import load_market
+from qmml.envs.stock_bandit import (
+    StockBanditBatch,
+    StockPickingEnv,
+    costs_and_wealth,
+    kept_after,
+    net_returns,
+)
+
+
+def load_stock_closes(tickers=None, start=None, end=None) -> pd.DataFrame:
+    return load_market("stocks20", tickers=tickers, start=start, end=end).closes()
 
 
 def _closes() -> pd.DataFrame:
@@ -18,8 +29,8 @@ def test_bundled_data_shape_and_range():
     assert df.shape == (8313, 20)
     assert str(df.index[0].date()) == "1990-01-02" and str(df.index[-1].date()) == "2022-12-28"
     assert (df > 0).all().all()
-    sp = load_sp500_index(start="2022-01-01")
-    assert sp.index[0] >= pd.Timestamp("2022-01-01") and sp.iloc[0] > 1000
+    sp = load_market("sp500", start="2022-01-01")
+    assert sp.dates[0] >= pd.Timestamp("2022-01-01") and sp.close[0, 0] > 1000
 
 
 def test_data_errors():
@@ -90,3 +101,34 @@ def test_env_validation():
     env.reset()
     with pytest.raises(ValueError, match="action must be in"):
         env.step(5)
+
+
+def test_one_cost_function_for_rewards_and_wealth(monkeypatch):
+    """Batch rewards, the env's wealth and the vectorised wealth all come from net_returns."""
+    import qmml.envs.stock_bandit as sb
+
+    calls = []
+    real = sb.net_returns
+
+    def spy(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(sb, "net_returns", spy)
+    closes = _closes()
+    returns = closes.to_numpy()[1:] / closes.to_numpy()[:-1] - 1
+    actions = np.array([[0], [0], [1]])
+    net, wealth = sb.costs_and_wealth(returns, actions, 100.0)
+    batch = sb.StockBanditBatch(returns, 1, cost_bps=100.0)
+    rewards = [batch.step(a)[0] for a in actions]
+    assert len(calls) == 1 + 3
+    np.testing.assert_array_equal(100.0 * net[:, 0], rewards)  # byte-identical, not approx
+    env = StockPickingEnv(closes, cost_bps=100.0)
+    env.reset(seed=0)
+    for a in actions[:, 0]:
+        *_, info = env.step(int(a))
+    assert info["wealth"] == pytest.approx(wealth[-1, 0], rel=1e-15)
+    assert kept_after(1.0, 100.0) == 0.99
+    assert net_returns(np.array([0.1]), np.array([1]), np.array([0]), 100.0)[0] == pytest.approx(
+        1.1 * 0.98 - 1
+    )

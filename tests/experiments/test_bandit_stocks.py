@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qmml.envs.datasets import load_closes
+from qmml.envs.market.sources import load_market
 from qmml.experiments.cli import resolve_spec
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.report import build_report
 from qmml.experiments.runner import run_experiment
-from qmml.experiments.spec import apply_overrides, apply_quick
 
 QUICK_AGENTS = (
     "agents=[{name: eps, type: epsilon-greedy, params: {epsilon: 0.1}},"
@@ -34,7 +34,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory):
 def test_random_holders_hold_one_random_stock(quick_run) -> None:
     spec, run_dir = quick_run
     _, scalars = run_dir.load_tables()
-    closes = load_closes(None, None, spec.env["start"], spec.env["end"]).to_numpy()
+    closes = load_market("stocks20", start=spec.env["start"], end=spec.env["end"]).close
     cost = spec.env["cost_bps"] / 1e4
     single_stock = closes[-1] / closes[0] * (1 - cost)  # buy on day one, hold, pay one side
     held = scalars[(scalars["agent"] == "holders") & (scalars["metric"] == "final_wealth")]

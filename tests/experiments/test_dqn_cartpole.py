@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from qmml.experiments.cli import main
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.runner import trial_context
-from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
+from qmml.experiments.spec import SpecError, load_spec
 from qmml.experiments.workload import PlotContext, expand_agents
 from qmml.experiments.workloads.control.dqn_cartpole import DQNCartPole
 

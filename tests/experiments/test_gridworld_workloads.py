@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.report import build_report
 from qmml.experiments.runner import plan_trials, run_experiment
-from qmml.experiments.spec import SpecError, apply_overrides, apply_quick
+from qmml.experiments.spec import SpecError
 
 pytestmark = pytest.mark.slow  # each quick run takes a few seconds on 2 shared cores
 

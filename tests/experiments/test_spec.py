@@ -6,15 +6,9 @@ import pytest
 import yaml
 
 from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.runner import plan_trials
-from qmml.experiments.spec import (
-    SpecError,
-    apply_overrides,
-    apply_quick,
-    load_spec,
-    spec_from_dict,
-    spec_hash,
-)
+from qmml.experiments.spec import SpecError, load_spec, spec_from_dict, spec_hash
 from qmml.experiments.workload import accepts_param, get_workload
 
 BASE = {
@@ -164,7 +158,7 @@ def test_unknown_ticker_and_reversed_range():
 def test_user_csv_errors(tmp_path):
     nodate = tmp_path / "nodate.csv"
     nodate.write_text("a,b\n1,2\n3,4\n")
-    with pytest.raises(SpecError, match="no 'Date' column"):
+    with pytest.raises(SpecError, match="no date column"):
         _plan({**STOCKS, "env": {"data": str(nodate)}})
     unsorted = tmp_path / "unsorted.csv"
     unsorted.write_text("Date,A,B\n2020-01-03,1,2\n2020-01-02,1,2\n2020-01-06,1,2\n")

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from qmml.experiments.cli import resolve_spec
+from qmml.experiments.overrides import apply_quick
 from qmml.experiments.report import build_report
 from qmml.experiments.runner import plan_trials, run_experiment, trial_context
-from qmml.experiments.spec import SpecError, apply_quick, spec_from_dict
+from qmml.experiments.spec import SpecError, spec_from_dict
 from qmml.experiments.workload import expand_agents, get_workload
 from qmml.supervised.linear import LinearRegression
 

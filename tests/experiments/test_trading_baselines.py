@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.report import build_report
 from qmml.experiments.runner import run_experiment
-from qmml.experiments.spec import SpecError, apply_overrides, apply_quick
-from qmml.experiments.workloads.trading.baselines import monthly_returns
+from qmml.experiments.spec import SpecError
+from qmml.experiments.workloads.trading.plots import monthly_returns
 
 
 @pytest.mark.slow

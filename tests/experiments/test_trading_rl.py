@@ -10,16 +10,17 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from qmml.envs.datasets import DataError
-from qmml.envs.market.data import load_market
+from qmml.envs.market.data import DataError
 from qmml.envs.market.env import StockTradingEnv
-from qmml.envs.market.vec_env import MarketVecEnv
+from qmml.envs.market.sources import load_market
+from qmml.envs.market.vec_env import FlatDiscrete, MarketVecEnv
 from qmml.experiments.cli import main
+from qmml.experiments.overrides import apply_overrides, apply_quick
 from qmml.experiments.runner import trial_context
-from qmml.experiments.spec import SpecError, apply_overrides, apply_quick, load_spec
+from qmml.experiments.spec import SpecError, load_spec
 from qmml.experiments.workload import expand_agents
-from qmml.experiments.workloads.trading.rl import TradingEnv, TradingRL, walk_forward_folds
-from qmml.experiments.workloads.trading.walk_forward import FlatDiscrete, FoldPath, stitch
+from qmml.experiments.workloads.trading.rl import TradingRL, TradingRLSection, walk_forward_folds
+from qmml.experiments.workloads.trading.walk_forward import FoldPath, stitch
 
 SPECS = Path(__file__).resolve().parents[2] / "experiments" / "specs"
 WL = TradingRL()
@@ -52,7 +53,7 @@ def test_walk_forward_test_periods_never_overlap_train_or_validation(
     train, val, test, extra_step, anchored, max_folds, start
 ):
     dates = load_market("sp500-ohlcv").dates
-    cfg = TradingEnv(
+    cfg = TradingRLSection(
         train_days=train,
         val_days=val,
         test_days=test,
@@ -78,7 +79,7 @@ def test_walk_forward_test_periods_never_overlap_train_or_validation(
 def test_training_and_validation_envs_never_reach_the_test_period():
     spec = load_spec(SPECS / "trading-rl.yaml")
     cfg = WL.env_config(spec)
-    market = load_market(cfg.market)
+    market = load_market(cfg.data)
     kw = {"window": cfg.window, "action_mode": "discrete"}
     for f in walk_forward_folds(cfg):
         train = MarketVecEnv(
@@ -212,7 +213,8 @@ def test_dqn_on_the_portfolio_variant_trades_several_assets(tmp_path):
         ),
         (["env.test_days=0"], r"bad value for 'env.test_days'"),
         (["env.start=2018-06-01"], r"walk-forward needs \d+ days for one fold but the data has"),
-        (["env.market=sp501"], r"env.market: unknown data source 'sp501'"),
+        (["env.data=sp501"], r"env.data: unknown data source 'sp501'"),
+        (["env.data=bundled"], r"'bundled' is the old spelling; write data: stocks20"),
         (["env.features=[ret, rsi]"], r"features \['rsi'\]"),
         (
             ["agents.ppo-lstm.type=ppo-lstn"],
@@ -320,24 +322,55 @@ def test_report_names_an_agent_that_beats_both_baselines():
     assert "chosen on the test periods themselves" in text  # the best rule is flattered
 
 
-def test_an_agent_that_never_trades_has_sharpe_zero_not_nan():
+def test_an_agent_that_never_trades_has_the_backtesters_metrics():
+    """One definition: a flat curve's Sharpe is NaN, as in the backtester; exposure is the
+    share of bars holding any position (a hedged book with zero net weight is exposed)."""
+    from qmml.envs.market.backtest import metrics as mx
     from qmml.experiments.workloads.trading.walk_forward import summary_metrics
 
-    flat = FoldPath(np.arange(5), np.full(5, 100.0), np.zeros(5), np.zeros(4))
+    flat = FoldPath(np.arange(5), np.full(5, 100.0), np.zeros(5), np.zeros(4), np.zeros((5, 2)))
     m = summary_metrics(flat)
-    assert m["sharpe_ratio"] == 0.0 and m["sortino_ratio"] == 0.0
+    assert np.isnan(m["sharpe_ratio"]) and np.isnan(m["sortino_ratio"])
+    assert np.isnan(mx.sharpe_ratio(mx.returns_of(flat.equity)))
     assert m["max_drawdown_pct"] == 0.0 and m["exposure_pct"] == 0.0
     assert m["turnover_annual"] == 0.0
+    hedged = np.array([[0, 0], [1, -1], [1, -1], [0, 0], [0, 0]], dtype=float)
+    m = summary_metrics(FoldPath(np.arange(5), np.full(5, 100.0), np.zeros(5), np.zeros(4), hedged))
+    assert m["exposure_pct"] == mx.exposure_pct(hedged[1:]) == 50.0
+
+
+def test_importing_the_workload_loads_no_torch():
+    """`qmml report` on a trading-rl run must not pay for torch or SB3."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qmml.experiments.workloads.trading.rl, "
+        "qmml.experiments.workloads.trading.rl_report; "
+        "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('torch', 'stable')))[:5]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_market_key_is_a_one_line_error():
+    from qmml.experiments.workloads.trading.section import MarketSection
+
+    spec = _quick()
+    old = {k: v for k, v in spec.env.items() if k != "data"} | {"market": "sp500-ohlcv"}
+    with pytest.raises(SpecError, match=r"the key 'market' is now 'data'; write data: sp500-ohlcv"):
+        WL.env_config(spec.model_copy(update={"env": old}))
+    assert MarketSection(data="nasdaq-ohlcv").data == "nasdaq-ohlcv"
 
 
 def test_folds_end_on_the_last_day_unless_a_start_is_given():
     dates = load_market("sp500-ohlcv").dates
-    folds = walk_forward_folds(TradingEnv(max_folds=5))
+    folds = walk_forward_folds(TradingRLSection(max_folds=5))
     assert folds[-1].test[1] == str(dates[-1].date())  # the most recent data is tested
     assert len(folds) == 5
-    started = walk_forward_folds(TradingEnv(start="1999-01-04"))
+    started = walk_forward_folds(TradingRLSection(start="1999-01-04"))
     assert started[0].train[0] == "1999-01-04"
-    anchored = walk_forward_folds(TradingEnv(anchored=True))
+    anchored = walk_forward_folds(TradingRLSection(anchored=True))
     assert {f.train[0] for f in anchored} == {str(dates[0].date())}
 
 

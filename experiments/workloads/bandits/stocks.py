@@ -20,11 +20,18 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from qmml.agents.bandits import AGENTS, simulate
-from qmml.envs.datasets import DataError, load_closes
-from qmml.envs.stock_bandit import StockBanditBatch, costs_and_wealth
-from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
+from qmml.envs.market.data import DataError
+from qmml.envs.market.sources import load_market
+from qmml.envs.stock_bandit import StockBanditBatch, costs_and_wealth, kept_after
+from qmml.experiments.figures import (
+    agent_colors,
+    band_curve,
+    curve_matrix,
+    select_agents,
+)
+from qmml.experiments.results import dates_of, ymd
 from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError
-from qmml.experiments.stats import bootstrap_curve, rank_p_value
+from qmml.experiments.stats import rank_p_value
 from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
@@ -34,9 +41,10 @@ from qmml.experiments.workload import (
     Workload,
     register,
 )
+from qmml.experiments.workloads.trading.section import MarketSection
 
 _BASELINES = ("equal-weight", "best-stock-hindsight")
-_NULLS = {"random": "random pickers", "random-held": "random holders"}  # type: label
+_NULLS = {"random": "random pickers", "random-held": "random holders"}  # agent type -> label
 
 
 def _baseline(name: str, doc: str | None = None):
@@ -47,17 +55,15 @@ def _baseline(name: str, doc: str | None = None):
     return factory
 
 
-class StocksEnv(StrictModel):
-    """The ``env`` section: which prices, which period, what trading costs."""
+class StocksSection(MarketSection):
+    """The ``env`` section: which prices (daily closes), which period, what trading costs."""
 
-    data: str = "bundled"
-    tickers: list[str] | None = None
     start: str = "2015-01-01"
     end: str = "2022-12-31"
     cost_bps: float = Field(default=5.0, ge=0, le=1000)
 
 
-class StocksBudget(StrictModel):
+class StocksBudgetSection(StrictModel):
     """The ``budget`` section: copies of a learning agent per trial, random pickers (and
     random holders) per trial."""
 
@@ -79,14 +85,12 @@ class BanditStocks(Workload):
             "(budget.random_pickers runs per seed; no parameters)",
         ),
     }
-    Env = StocksEnv
-    Budget = StocksBudget
+    Env = StocksSection
+    Budget = StocksBudgetSection
 
-    def closes(self, env: StocksEnv) -> pd.DataFrame:
+    def closes(self, env: StocksSection) -> pd.DataFrame:
         try:
-            return load_closes(
-                None if env.data == "bundled" else env.data, env.tickers, env.start, env.end
-            )
+            return load_market(env.data, tickers=env.tickers, start=env.start, end=env.end).closes()
         except DataError as err:
             raise SpecError(f"env: {err}") from None
 
@@ -107,22 +111,22 @@ class BanditStocks(Workload):
         closes = self.closes(env)
         prices = closes.to_numpy()
         returns = prices[1:] / prices[:-1] - 1.0
-        dates = closes.index[1:].strftime("%Y%m%d").astype(np.int64).to_numpy()
+        dates = ymd(closes.index[1:])
         tickers = list(closes.columns)
-        c = env.cost_bps / 1e4
+        bought = kept_after(1.0, env.cost_bps)  # one purchase, held: one side of costs
         if agent.type in _BASELINES:
             growth = prices[1:] / prices[0]
             if agent.type == "equal-weight":
-                wealth = growth.mean(axis=1) * (1 - c)
+                wealth = growth.mean(axis=1) * bought
             else:  # best single stock, chosen with knowledge of the final prices
-                wealth = growth[:, int(np.argmax(growth[-1]))] * (1 - c)
+                wealth = growth[:, int(np.argmax(growth[-1]))] * bought
             return TrialResult.from_arrays(
                 curves={"wealth": wealth}, steps=dates, scalars={"final_wealth": wealth[-1]}
             )
         if agent.type == "random-held":  # a random stock bought on day one and held
             rng = np.random.default_rng(ctx.seeds(1)[0])
             picks = rng.integers(0, len(tickers), budget.random_pickers)
-            wealth = (prices[1:] / prices[0])[:, picks] * (1 - c)
+            wealth = (prices[1:] / prices[0])[:, picks] * bought
             return TrialResult.from_arrays(
                 curves={"wealth": wealth.mean(axis=1), **_quantile_curves(wealth)},
                 steps=dates,
@@ -216,7 +220,7 @@ class BanditStocks(Workload):
     @staticmethod
     def _null_wealth(ctx: PlotContext) -> dict[str, np.ndarray]:
         """Final wealth of every run of each random null in the results, by agent type."""
-        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        s = ctx.scalar("final_wealth")
         refs = {}
         for kind in _NULLS:
             names = [n for n, a in ctx.agents.items() if a.type == kind]
@@ -227,7 +231,7 @@ class BanditStocks(Workload):
 
     @staticmethod
     def _versus_random(ctx: PlotContext, refs: dict[str, np.ndarray]) -> pd.DataFrame:
-        s = ctx.scalars[ctx.scalars["metric"] == "final_wealth"]
+        s = ctx.scalar("final_wealth")
         rows = []
         for n, a in ctx.agents.items():
             if a.type in _NULLS:
@@ -254,10 +258,6 @@ def _quantile_curves(wealth: np.ndarray) -> dict[str, np.ndarray]:
     return {f"wealth_q{q:g}": np.percentile(wealth, q, axis=1) for q in (2.5, 50.0, 97.5)}
 
 
-def _dates(steps: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(steps.astype(str), format="%Y%m%d")
-
-
 def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """Agents' wealth (mean, 95% CI over seeds) against the random nulls' 95% bands."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -269,7 +269,7 @@ def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
             _, hi = curve_matrix(ctx.curves, name, "wealth_q97.5")
             _, med = curve_matrix(ctx.curves, name, "wealth_q50")
             if lo.size:
-                d = _dates(steps)
+                d = dates_of(steps)
                 grey = "grey" if a.type == "random" else "tan"
                 label = _NULLS[a.type]
                 ax.fill_between(
@@ -285,13 +285,9 @@ def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
         steps, y = curve_matrix(ctx.curves, name, "wealth")
         if y.size == 0:
             continue
-        mean, lo, hi = bootstrap_curve(y)
-        d = _dates(steps)
         style = "--" if a.type in _BASELINES else "-"
         label = name + (" (look-ahead oracle)" if a.type == _BASELINES[1] else "")
-        ax.plot(d, mean, style, color=colors[name], lw=1.3, label=label)
-        if y.shape[0] > 1:
-            ax.fill_between(d, lo, hi, color=colors[name], alpha=0.2, lw=0)
+        band_curve(ax, dates_of(steps), y, color=colors[name], label=label, ls=style, lw=1.3)
     ax.set_yscale("log")
     ax.set_ylabel("wealth (log scale, start = 1, after costs)")
     ax.set_title(plot.title or "cumulative wealth against random pickers")
@@ -310,7 +306,8 @@ def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
         n for n in select_agents(ctx, plot) if ctx.agents[n].type not in (*_BASELINES, *_NULLS)
     ]
     name = names[0] if names else None
-    sub = ctx.curves[(ctx.curves["agent"] == name) & ctx.curves["metric"].str.startswith("pick:")]
+    mine = ctx.curves[ctx.curves["agent"] == name]
+    sub = mine[mine["metric"].str.startswith("pick:")]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if sub.empty:
         ax.text(0.5, 0.5, "no pick data", ha="center", transform=ax.transAxes)
@@ -318,7 +315,7 @@ def plot_pick_frequency(ctx: PlotContext, plot: PlotSpec) -> Figure:
     wide = sub.pivot_table(index="step", columns="metric", values="value", aggfunc="mean")
     window = int(plot.options.get("window", 63))
     binned = wide.groupby(np.arange(len(wide)) // window).mean()
-    starts = _dates(wide.index.to_numpy()[::window])
+    starts = dates_of(wide.index.to_numpy()[::window])
     im = ax.imshow(
         binned.T.to_numpy(), aspect="auto", cmap="viridis", vmin=0, interpolation="nearest"
     )

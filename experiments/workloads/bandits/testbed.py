@@ -50,7 +50,7 @@ class BanditTestbed(Workload):
 
     name = "bandit-testbed"
     description = "k-armed bandit testbed (Sutton & Barto ch. 2), batched over many runs"
-    agent_types = AGENTS
+    agent_types = dict(AGENTS)
     Env = TestbedEnv
     Budget = TestbedBudget
 

@@ -15,8 +15,6 @@ reached the target; missing if never).
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
 import pandas as pd
@@ -25,7 +23,7 @@ from pydantic import Field
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from qmml.agents.sb3 import SB3Agent
+from qmml.agents.sb3 import SB3_AGENTS
 from qmml.experiments.spec import ExperimentSpec
 from qmml.experiments.stats import bootstrap_mean
 from qmml.experiments.workload import (
@@ -38,33 +36,17 @@ from qmml.experiments.workload import (
     register,
 )
 
-__all__ = ["CartPoleBudget", "CartPoleEnv", "DQNCartPole"]
+__all__ = ["CartPoleBudgetSection", "CartPoleSection", "DQNCartPole"]
 
 
-def dqn(
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """SB3 DQN (replay buffer, target network, epsilon decay, as in the lecture)."""
-    return SB3Agent("dqn", net_arch=net_arch, hyperparams=hyperparams)
-
-
-def ppo(
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """SB3 PPO, for comparison."""
-    return SB3Agent("ppo", net_arch=net_arch, hyperparams=hyperparams)
-
-
-class CartPoleEnv(StrictModel):
+class CartPoleSection(StrictModel):
     """The ``env`` section."""
 
     id: str = "CartPole-v1"
     n_envs: int = Field(default=1, ge=1, le=256)
 
 
-class CartPoleBudget(StrictModel):
+class CartPoleBudgetSection(StrictModel):
     """The ``budget`` section."""
 
     timesteps: int = Field(default=50_000, ge=1, le=100_000_000)
@@ -79,9 +61,9 @@ class DQNCartPole(Workload):
 
     name = "dqn-cartpole"
     description = "the lecture's DQN on CartPole-v1 (and PPO), target: average >= 450 over 100"
-    agent_types = {"dqn": dqn, "ppo": ppo}
-    Env = CartPoleEnv
-    Budget = CartPoleBudget
+    agent_types = {k: SB3_AGENTS[k] for k in ("dqn", "ppo")}
+    Env = CartPoleSection
+    Budget = CartPoleBudgetSection
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext

@@ -179,11 +179,12 @@ def _result(
         parts.append(TrialResult.from_arrays(curves={metric: values}, steps=states).curves)
     for metric, (x, values) in layout_curves(problem).items():
         parts.append(TrialResult.from_arrays(curves={metric: values}, steps=x).curves)
+    assert problem.initial is not None  # control problems all have a start distribution
     start = int(np.argmax(problem.initial))
     table = problem.env.unwrapped.P  # type: ignore[union-attr]
     path = most_likely_path(table, learner.greedy_policy(), start)
     parts.append(TrialResult.from_arrays(curves={"path": path}, steps=np.arange(path.size)).curves)
-    scalars: dict[str, float] = {
+    scalars: dict[str, float | np.ndarray] = {
         "optimal_value": opt,
         "final_return": float(returns[-tail:].mean()),
         "mean_return": float(returns.mean()),

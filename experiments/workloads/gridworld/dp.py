@@ -11,6 +11,7 @@ and the ``layout_*`` of the grid. Scalars: ``sweeps``, ``iterations``, ``start_v
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
@@ -212,7 +213,7 @@ def _solve(
 def _tables(
     curves: dict[str, np.ndarray],
     steps: dict[str, np.ndarray],
-    scalars: dict[str, float],
+    scalars: Mapping[str, float | np.ndarray],
     label: str,
 ) -> TrialResult:
     parts = [
@@ -220,7 +221,7 @@ def _tables(
         for m, v in curves.items()
         if len(v)
     ]
-    res = TrialResult.from_arrays(scalars=scalars, problem=label)
+    res = TrialResult.from_arrays(scalars=dict(scalars), problem=label)
     if parts:
         res.curves = pd.concat(parts, ignore_index=True)
     return res

@@ -109,10 +109,11 @@ def plot_value_heatmap(ctx: PlotContext, plot: PlotSpec) -> Figure:
     fig, axes = plt.subplots(
         1, max(1, len(names)), figsize=(max(5.5, 4.2 * len(names)), 4.4), squeeze=False
     )
-    for ax, name in zip(axes[0], names or [None], strict=True):
+    slots: list[str | None] = [*names] if names else [None]
+    for ax, name in zip(axes[0], slots, strict=True):
         seed = opts.get("seed", _first_seed(ctx, name)) if name else None
         g = _grid(ctx, name, seed) if name else None
-        if g is None:
+        if name is None or g is None:
             ax.text(
                 0.5, 0.5, f"no grid layout stored for {name!r}", ha="center", transform=ax.transAxes
             )

@@ -142,7 +142,7 @@ def _gym_problem(cfg: ProblemEnv) -> Problem:
         raise SpecError(
             f"env.gym_id: cannot make {cfg.gym_id!r} with {cfg.gym_kwargs}: {err}"
         ) from None
-    base = env.unwrapped
+    base: Any = env.unwrapped  # a toy-text env: P, desc or shape depend on its family
     if not hasattr(base, "P"):
         raise SpecError(
             f"env.gym_id: {cfg.gym_id!r} has no tabular model P; use a toy-text "

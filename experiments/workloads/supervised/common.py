@@ -9,7 +9,7 @@ Scalers sit inside each model's ``Pipeline`` and are fitted on training rows onl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -185,12 +185,12 @@ class SupervisedWorkload(Workload):
 
 
 def trial_result(
-    scalars: dict[str, float],
+    scalars: Mapping[str, float | np.ndarray],
     curves: dict[str, np.ndarray],
     steps: dict[str, np.ndarray] | None = None,
 ) -> TrialResult:
     """A :class:`TrialResult` whose curves may each have their own steps (default 1..n)."""
-    res = TrialResult.from_arrays(scalars=scalars)
+    res = TrialResult.from_arrays(scalars=dict(scalars))
     steps = steps or {}
     parts = [TrialResult.from_arrays({k: v}, steps=steps.get(k)).curves for k, v in curves.items()]
     if parts:

@@ -24,9 +24,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from qmml.experiments.figures import agent_colors, curve_matrix, select_agents
+from qmml.experiments.figures import agent_colors, band_curve, curve_matrix, select_agents
 from qmml.experiments.spec import PlotSpec
-from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
+from qmml.experiments.stats import bootstrap_mean
 from qmml.experiments.workload import PlotContext
 
 __all__ = ["SUPERVISED_PLOTS"]
@@ -97,12 +97,6 @@ def plot_loss_surface(ctx: PlotContext, plot: PlotSpec) -> Figure:
     return fig
 
 
-def _band(ax: Any, x: np.ndarray, y: np.ndarray, color: Any, label: str, ls: str = "-") -> None:
-    mean, lo, hi = bootstrap_curve(y)
-    ax.plot(x, mean, ls, color=color, lw=1.4, label=label)
-    ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
-
-
 def plot_learning_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """Training and validation error against training-set size, mean and 95% CI over seeds.
 
@@ -116,14 +110,8 @@ def plot_learning_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
     for ax, name in zip(axes, names, strict=False):
         for kind, color, ls in (("train", "tab:blue", "--"), ("val", "tab:orange", "-")):
             x, y = curve_matrix(ctx.curves, name, f"lc_{kind}_{m}")
-            _band(
-                ax,
-                x,
-                y,
-                color,
-                f"{'training' if kind == 'train' else 'validation'} (n={y.shape[0]})",
-                ls,
-            )
+            label = f"{'training' if kind == 'train' else 'validation'} (n={y.shape[0]})"
+            band_curve(ax, x, y, color=color, label=label, ls=ls)
         if plot.options.get("logy"):
             ax.set_yscale("log")
         ax.set_xlabel("training-set size")
@@ -233,7 +221,7 @@ def plot_roc(ctx: PlotContext, plot: PlotSpec) -> Figure:
             (ctx.scalars["agent"] == name) & (ctx.scalars["metric"] == "test_roc_auc")
         ]["value"]
         label = f"{name} (AUC {auc.mean():.3f})" if len(auc) else name
-        _band(ax, steps / 100.0, y, colors[name], label)
+        band_curve(ax, steps / 100.0, y, color=colors[name], label=label)
     ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="chance")
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")

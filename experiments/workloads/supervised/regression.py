@@ -35,6 +35,7 @@ from qmml.experiments.workloads.supervised.common import (
     trial_result,
 )
 from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
+from qmml.supervised.data import Dataset
 from qmml.supervised.linear import LinearRegression, polynomial_regression
 from qmml.supervised.metrics import cross_validate_error, learning_curve_error, regression_scores
 
@@ -140,13 +141,13 @@ class Regression(SupervisedWorkload):
         env = self.env_config(spec, agent)
         budget = self.budget_config(spec)
 
-        def prepare(est: BaseEstimator, data: object) -> None:
+        def prepare(est: BaseEstimator, data: Dataset) -> None:
             if (
                 isinstance(est, LinearRegression)
                 and est.solver != "closed-form"
                 and env.surface_grid
                 and data.X.shape[1] == 1
-            ):  # type: ignore[attr-defined]
+            ):
                 est.set_params(keep_path=True)
 
         with warnings.catch_warnings(record=True) as caught:

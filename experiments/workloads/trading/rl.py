@@ -18,24 +18,21 @@ TensorBoard/checkpoint folder and the training speed.
 
 from __future__ import annotations
 
-import datetime
 import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from qmml.agents.sb3 import SB3Agent
+from qmml.agents.sb3 import SB3_AGENTS  # torch-free: SB3 and torch load in run_trial
 from qmml.agents.strategies import STRATEGIES
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.features import FEATURES
 from qmml.envs.market.splits import WalkForwardWindow
-from qmml.envs.market.vec_env import MarketVecEnv
 from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
 from qmml.experiments.workload import (
     ResolvedAgent,
@@ -46,8 +43,8 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.trading import rl_report as report
+from qmml.experiments.workloads.trading.section import MarketSection
 from qmml.experiments.workloads.trading.walk_forward import (
-    FlatDiscrete,
     check_periods,
     env_kwargs,
     evaluate,
@@ -58,69 +55,30 @@ from qmml.experiments.workloads.trading.walk_forward import (
     walk_forward_folds,
 )
 
-__all__ = ["RL_AGENTS", "TradingBudget", "TradingEnv", "TradingRL", "walk_forward_folds"]
+if TYPE_CHECKING:
+    from qmml.agents.sb3 import SB3Agent
+
+__all__ = [
+    "RL_AGENTS",
+    "TradingRL",
+    "TradingRLBudgetSection",
+    "TradingRLSection",
+    "walk_forward_folds",
+]
+
+RL_AGENTS = {k: SB3_AGENTS[k] for k in ("ppo-lstm", "ppo-mlp", "recurrent-ppo", "dqn")}
 
 
-def ppo_lstm(
-    hidden_size: int = 64,
-    num_layers: int = 1,
-    lookback: int | None = None,
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """PPO whose policy reads the window through :class:`~agents.lstm_features.LSTMFeatures`."""
-    if hidden_size < 1 or num_layers < 1 or (lookback is not None and lookback < 1):
-        raise ValueError(
-            f"hidden_size={hidden_size}, num_layers={num_layers}, lookback={lookback}: must be >= 1"
-        )
-    return SB3Agent(
-        "ppo",
-        features="lstm",
-        lstm_hidden_size=hidden_size,
-        lstm_layers=num_layers,
-        lookback=lookback,
-        net_arch=net_arch,
-        hyperparams=hyperparams,
-    )
+class TradingRLSection(MarketSection):
+    """The ``env`` section: data, costs, observation and the walk-forward folds. ``start`` is
+    where the first fold starts (default: laid out back from the last day); ``end``, like
+    ``data_end``, cuts the data; ``data_start`` drops older history."""
 
-
-def ppo_mlp(
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """PPO with an MLP on the flattened window."""
-    return SB3Agent("ppo", net_arch=net_arch, hyperparams=hyperparams)
-
-
-def recurrent_ppo(
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """sb3-contrib RecurrentPPO with ``MlpLstmPolicy`` (LSTM state carried across steps)."""
-    return SB3Agent("recurrent-ppo", net_arch=net_arch, hyperparams=hyperparams)
-
-
-def dqn(
-    net_arch: list[int] | None = None,
-    hyperparams: dict[str, Any] | None = None,
-) -> SB3Agent:
-    """DQN on discrete position levels (one flat action per combination for a portfolio)."""
-    return SB3Agent("dqn", net_arch=net_arch, hyperparams=hyperparams)
-
-
-RL_AGENTS = {"ppo-lstm": ppo_lstm, "ppo-mlp": ppo_mlp, "recurrent-ppo": recurrent_ppo, "dqn": dqn}
-
-
-class TradingEnv(StrictModel):
-    """The ``env`` section: data, costs, observation and the walk-forward folds."""
-
-    market: str = "sp500-ohlcv"
-    tickers: list[str] | None = None
+    data: str = "sp500-ohlcv"
     data_start: str | None = None
     data_end: str | None = None
     window: int = Field(default=30, ge=1, le=1000)
     features: list[str] = Field(default_factory=lambda: list(FEATURES))
-    cost_bps: float = Field(default=5.0, ge=0, lt=1000)
     slippage_bps: float = Field(default=0.0, ge=0, lt=1000)
     allow_short: bool = True
     max_leverage: float = Field(default=1.0, gt=0, le=10)
@@ -133,24 +91,17 @@ class TradingEnv(StrictModel):
     test_days: int = Field(default=504, ge=2)
     step_days: int | None = Field(default=None, ge=1)
     anchored: bool = False
-    start: str | None = None
     max_folds: int | None = Field(default=None, ge=1)
 
-    @field_validator("data_start", "data_end", "start", mode="before")
-    @classmethod
-    def _iso_date(cls, v: Any) -> Any:
-        # YAML reads an unquoted 2018-06-01 as a date; accept it as the ISO string
-        return v.isoformat()[:10] if isinstance(v, (datetime.date, datetime.datetime)) else v
-
     @model_validator(mode="after")
-    def _known_features(self) -> TradingEnv:
+    def _known_features(self) -> TradingRLSection:
         bad = [f for f in self.features if f not in FEATURES]
         if bad or not self.features:
             raise ValueError(f"features {bad or '[]'}: choose from {', '.join(FEATURES)}")
         return self
 
 
-class TradingBudget(StrictModel):
+class TradingRLBudgetSection(StrictModel):
     """The ``budget`` section: training per fold, validation and where logs go."""
 
     timesteps: int = Field(default=10_000, ge=1, le=100_000_000)
@@ -159,7 +110,9 @@ class TradingBudget(StrictModel):
     log_dir: str | None = None
 
 
-def _trial_dir(spec: ExperimentSpec, budget: TradingBudget, agent: str, ctx: TrialContext) -> Path:
+def _trial_dir(
+    spec: ExperimentSpec, budget: TradingRLBudgetSection, agent: str, ctx: TrialContext
+) -> Path:
     """TensorBoard logs and checkpoints: ``budget.log_dir`` if set, else the trial's artifacts
     folder (under the runner), else the system temp folder."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", agent).strip("_")
@@ -181,8 +134,8 @@ class TradingRL(Workload):
         "strategies, walk-forward out of sample, after costs"
     )
     agent_types = {**RL_AGENTS, **STRATEGIES}
-    Env = TradingEnv
-    Budget = TradingBudget
+    Env = TradingRLSection
+    Budget = TradingRLBudgetSection
     plots = report.PLOTS
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
@@ -203,6 +156,10 @@ class TradingRL(Workload):
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
+        import torch  # here, not at import: a report never loads torch or SB3
+
+        from qmml.agents.sb3 import SB3Agent
+
         torch.set_num_threads(ctx.threads)
         cfg, budget = self.env_config(spec, agent), self.budget_config(spec)
         market = market_of(cfg)
@@ -239,8 +196,8 @@ class TradingRL(Workload):
     @staticmethod
     def _train(
         model: SB3Agent,
-        cfg: TradingEnv,
-        budget: TradingBudget,
+        cfg: TradingRLSection,
+        budget: TradingRLBudgetSection,
         market: Any,
         fold: WalkForwardWindow,
         fseed: int,
@@ -250,6 +207,8 @@ class TradingRL(Workload):
         train_rows: list,
         fps: list,
     ) -> np.ndarray | None:
+        from qmml.envs.market.vec_env import FlatDiscrete, MarketVecEnv
+
         probe = StockTradingEnv(market, start=fold.train[0], end=fold.train[1], **kw)
         n_decisions = probe.last_bar - probe.first_decision
         train = MarketVecEnv(
@@ -288,7 +247,7 @@ class TradingRL(Workload):
 
     @staticmethod
     def _result(
-        cfg: TradingEnv,
+        cfg: TradingRLSection,
         market: Any,
         paths: list,
         val_rows: list,

@@ -10,20 +10,17 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from qmml.agents.strategies import STRATEGIES
-from qmml.envs.datasets import DataError
 from qmml.envs.market.backtest import metrics as mx
-from qmml.envs.market.data import Market, load_market
+from qmml.envs.market.data import DataError, Market
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.features import FeatureTable
+from qmml.envs.market.sources import load_market
 from qmml.envs.market.splits import WalkForwardWindow, decision_range, walk_forward
 from qmml.experiments.spec import SpecError
 
 __all__ = [
-    "FlatDiscrete",
     "FoldPath",
     "check_periods",
     "env_kwargs",
@@ -47,26 +44,9 @@ def market_for(
     return load_market(source, tickers=list(tickers) if tickers else None, start=start, end=end)
 
 
-class FlatDiscrete(VecEnvWrapper):
-    """``MultiDiscrete(nvec)`` actions as one ``Discrete(prod(nvec))`` (DQN on a portfolio)."""
-
-    def __init__(self, venv: VecEnv) -> None:
-        self.nvec = np.asarray(venv.action_space.nvec)
-        super().__init__(venv, action_space=spaces.Discrete(int(np.prod(self.nvec))))
-
-    def step_async(self, actions: np.ndarray) -> None:
-        flat = np.asarray(actions, dtype=np.intp).reshape(-1)
-        self.venv.step_async(np.stack(np.unravel_index(flat, self.nvec), axis=1))
-
-    def reset(self) -> np.ndarray:
-        return self.venv.reset()
-
-    def step_wait(self) -> Any:
-        return self.venv.step_wait()
-
-
 def flat_to_multi(action: Any, nvec: np.ndarray) -> np.ndarray:
-    """One flat discrete action as the MultiDiscrete action it stands for."""
+    """One flat discrete action as the MultiDiscrete action it stands for (as
+    :class:`~qmml.envs.market.vec_env.FlatDiscrete` maps it; here without importing SB3)."""
     return np.asarray(np.unravel_index(int(np.asarray(action).reshape(-1)[0]), nvec))
 
 
@@ -79,12 +59,14 @@ class FoldPath:
         equity: (K+1,) in money.
         exposure: (K+1,) net weight held after each bar (sum over assets).
         traded_value: (K,) money traded at each step's fill.
+        units: (K+1, N) units held after each bar (for the backtester's exposure).
     """
 
     dates: np.ndarray
     equity: np.ndarray
     exposure: np.ndarray
     traded_value: np.ndarray
+    units: np.ndarray | None = None
 
 
 def evaluate(
@@ -115,7 +97,8 @@ def evaluate(
         traded[k] += float(np.abs(delta) @ env.fill_price[fi])
     dates = env.market.dates[t]
     ymd = (dates.year * 10000 + dates.month * 100 + dates.day).to_numpy(np.int64)
-    return FoldPath(ymd, h["equity"].astype(np.float64), exposure, traded)
+    units = np.asarray(h["units"], dtype=np.float64).reshape(len(t), -1)
+    return FoldPath(ymd, h["equity"].astype(np.float64), exposure, traded, units)
 
 
 def stitch(paths: list[FoldPath]) -> FoldPath:
@@ -131,6 +114,8 @@ def stitch(paths: list[FoldPath]) -> FoldPath:
         [paths[0].exposure[:1]],
         [],
     )
+    has_units = all(p.units is not None for p in paths)
+    units = [paths[0].units[:1]] if has_units else []
     level = 1.0
     for p in paths:
         scale = level / p.equity[0]
@@ -138,35 +123,39 @@ def stitch(paths: list[FoldPath]) -> FoldPath:
         equity.append(p.equity[1:] * scale)
         exposure.append(p.exposure[1:])
         traded.append(p.traded_value * scale)
+        if has_units:
+            units.append(p.units[1:])
         level = float(p.equity[-1] * scale)
     return FoldPath(
         np.concatenate(dates),
         np.concatenate(equity),
         np.concatenate(exposure),
         np.concatenate(traded),
+        np.concatenate(units) if has_units else None,
     )
 
 
 def summary_metrics(path: FoldPath) -> dict[str, float]:
-    """The report's metrics of an out-of-sample path (names carry units)."""
+    """The report's metrics of an out-of-sample path (names carry units), by the backtester's
+    definitions (:mod:`qmml.envs.market.backtest.metrics`): a flat curve has no Sharpe ratio
+    (NaN), and exposure is the share of bars holding any position."""
     r = mx.returns_of(path.equity)
-    # an agent that never holds anything earns exactly 0 every day: its ratios are 0, not
-    # undefined (a nan would drop the seed from the comparison and flatter the agent)
-    flat = bool(np.all(r == 0.0))
+    # positions: the units held, else (a path built by hand) the net weight
+    held = path.units if path.units is not None else path.exposure
     return {
-        "sharpe_ratio": 0.0 if flat else mx.sharpe_ratio(r),
-        "sortino_ratio": 0.0 if flat else mx.sortino_ratio(r),
+        "sharpe_ratio": mx.sharpe_ratio(r),
+        "sortino_ratio": mx.sortino_ratio(r),
         "cagr_pct": mx.cagr_pct(path.equity),
         "max_drawdown_pct": mx.max_drawdown_pct(path.equity),
         "turnover_annual": mx.turnover_annual(path.traded_value, path.equity[1:]),
         "total_return_pct": mx.total_return_pct(path.equity),
         "annual_volatility_pct": mx.annual_volatility_pct(r),
-        "exposure_pct": float(100.0 * np.mean(np.abs(path.exposure[1:]) > 1e-9)),
+        "exposure_pct": mx.exposure_pct(held[1:]),
     }
 
 
 def execution_of(cfg: Any) -> dict[str, Any]:
-    """The ExecutionModel arguments of an env section (a ``TradingEnv``)."""
+    """The ExecutionModel arguments of an env section (a ``WalkForwardSection``)."""
     return {
         "commission_bps": cfg.cost_bps,
         "slippage_bps": cfg.slippage_bps,
@@ -178,7 +167,10 @@ def execution_of(cfg: Any) -> dict[str, Any]:
 def market_of(cfg: Any) -> Market:
     """The market of an env section."""
     return market_for(
-        cfg.market, tuple(cfg.tickers) if cfg.tickers else None, cfg.data_start, cfg.data_end
+        cfg.data,
+        tuple(cfg.tickers) if cfg.tickers else None,
+        cfg.data_start,
+        cfg.data_end or cfg.end,
     )
 
 
@@ -242,13 +234,13 @@ def check_periods(cfg: Any, agent: Any) -> None:
     try:
         market = market_of(cfg)
     except DataError as err:
-        raise SpecError(f"env.market: {err}") from None
+        raise SpecError(f"env.data: {err}") from None
     n = market.n_days
     need = cfg.train_days + cfg.val_days + cfg.test_days
     if need > n:
         raise SpecError(
             f"env: one walk-forward fold needs train_days + val_days + test_days = {need} "
-            f"days but {cfg.market} has {n}; shorten the periods"
+            f"days but {cfg.data} has {n}; shorten the periods"
         )
     try:
         folds = walk_forward_folds(cfg)

@@ -117,7 +117,7 @@ def test_batch_members_equal_their_solo_runs() -> None:
 
 
 def test_grid_heatmap_figure() -> None:
-    from qmml.envs.market.render import grid_heatmap
+    from qmml.experiments.workloads.trading.plots import grid_heatmap
 
     m = gbm(300, seed=6)
     table, _ = backtest_grid(SmaCrossover, {"fast": [5, 10], "slow": [20, 30, 40]}, m)
@@ -133,7 +133,7 @@ def test_grid_heatmap_figure() -> None:
 def test_grid_heatmap_of_a_grid_without_finite_values() -> None:
     import warnings
 
-    from qmml.envs.market.render import grid_heatmap
+    from qmml.experiments.workloads.trading.plots import grid_heatmap
 
     table = pd.DataFrame(
         [(5, 10, np.nan), (5, 20, np.nan), (10, 20, np.nan)],

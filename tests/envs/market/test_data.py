@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qmml.envs.datasets import DataError
 from qmml.envs.market import data as mdata
 from qmml.envs.market import yahoo
-from qmml.envs.market.data import Market, load_bundled, load_csv, load_market, market_from_frames
+from qmml.envs.market.data import DataError, Market, market_from_frames
+from qmml.envs.market.sources import load_bundled, load_csv, load_market
 
 OHLCV = """Date,Open,High,Low,Close,Volume
 2020-01-02,10,11,9,10.5,100
@@ -217,7 +217,7 @@ def test_yahoo_offline_error_names_cached_alternatives(tmp_path: Path, monkeypat
     with pytest.raises(
         DataError,
         match=r"cannot download MSFT.*no network.*cached downloads in "
-        r".*AAA__2021-01-04__2021-01-06.*stocks20",
+        r".*AAA__2021-01-04__2021-01-06.*bundled data set",
     ):
         yahoo.download(["MSFT"], cache=tmp_path)
     monkeypatch.setattr(yfinance, "download", lambda *a, **kw: pd.DataFrame())

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import qmml.envs as envs  # noqa: F401  (registers the ids)
-from qmml.envs.datasets import DataError
 from qmml.envs.market import MARKET_ENV_IDS, ExecutionModel, Market, MarketVecEnv, StockTradingEnv
+from qmml.envs.market.data import DataError
 from qmml.envs.market.synthetic import gbm
 
 FAST = settings(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmml.envs.datasets import DataError
+from qmml.envs.market.data import DataError
 from qmml.envs.market.splits import decision_range, split_dates, walk_forward
 
 DATES = pd.bdate_range("2010-01-01", periods=1500)

@@ -1,0 +1,68 @@
+"""The ``env`` section every market workload shares: which data, which tickers, which period,
+what trading costs (``trading-baselines``, ``trading-rl`` and ``bandit-stocks``).
+
+``data`` takes a bundled name (``stocks20``, ``sp500``, ``sp500-ohlcv``, ``nasdaq-ohlcv``),
+``yahoo``, ``synthetic`` or a CSV path; everything is loaded through
+:func:`qmml.envs.market.sources.load_market`. A workload adds its own fields by subclassing
+:class:`MarketSection` (and may change the defaults).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from qmml.envs.market.data import DataError, parse_date
+from qmml.experiments.spec import StrictModel
+
+__all__ = ["MarketSection"]
+
+# the old spellings of the data source, and what to write instead
+_OLD_DATA = {"bundled": "stocks20"}
+
+
+class MarketSection(StrictModel):
+    """The ``env`` section's market: data source, tickers, period and costs.
+
+    Attributes:
+        data: a bundled name, ``yahoo``, ``synthetic`` or a CSV path.
+        tickers: tickers to keep (default: all of the data).
+        start, end: inclusive period (``YYYY-MM-DD``; YAML dates are accepted).
+        cost_bps: commission per side in basis points.
+    """
+
+    data: str = "stocks20"
+    tickers: list[str] | None = None
+    start: str | None = None
+    end: str | None = None
+    cost_bps: float = Field(default=5.0, ge=0, lt=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_market_key(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "market" in values:
+            new = values["market"]
+            raise ValueError(f"the key 'market' is now 'data'; write data: {new}")
+        return values
+
+    @field_validator("data")
+    @classmethod
+    def _old_data_value(cls, v: str) -> str:
+        if v in _OLD_DATA:
+            raise ValueError(f"{v!r} is the old spelling; write data: {_OLD_DATA[v]}")
+        return v
+
+    @field_validator("start", "end", "data_start", "data_end", mode="before", check_fields=False)
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # YAML reads an unquoted 2018-06-01 as a date; accept it as the ISO string
+        if isinstance(v, (datetime.date, datetime.datetime)):
+            return v.isoformat()[:10]
+        if v is not None:
+            try:  # a bad date fails here, once, not as a traceback later
+                parse_date(v)
+            except DataError:
+                raise ValueError("not a date; use YYYY-MM-DD") from None
+        return v
