@@ -1,10 +1,13 @@
 """Supervised learning from the lectures: regression, neural networks in NumPy (and their
-PyTorch twins), classification, with data, metrics and diagnostics.
+PyTorch twins), classification, CNNs and sequence models, with data, metrics and diagnostics.
 
-Every estimator follows the scikit-learn contract and passes ``check_estimator``. The PyTorch
-estimators are imported on first use, so ``import supervised`` does not load torch.
+Every tabular estimator follows the scikit-learn contract and passes ``check_estimator``. The
+PyTorch models (``qmml.supervised.deep``) are imported on first use, so ``import
+qmml.supervised`` does not load torch. Data per modality: tabular ``Dataset``, image arrays
+``(n, C, H, W)`` (``images``), token corpora (``text``).
 """
 
+import importlib
 from typing import Any
 
 from qmml.supervised.data import (
@@ -18,6 +21,16 @@ from qmml.supervised.data import (
     make_spiral,
     scaled,
     split,
+)
+from qmml.supervised.images import (
+    ChannelNormalizer,
+    ImageData,
+    ImageSplit,
+    load_digits_images,
+    load_idx,
+    load_mnist,
+    load_npz,
+    split_images,
 )
 from qmml.supervised.linear import LinearRegression, polynomial_regression
 from qmml.supervised.logistic import LogisticRegression
@@ -33,13 +46,17 @@ from qmml.supervised.scratch.mlp import NumpyMLPClassifier, NumpyMLPRegressor
 from qmml.supervised.scratch.nn import Sequential, build_mlp, gradient_check, log_softmax, softmax
 
 __all__ = [
+    "ChannelNormalizer",
     "DataError",
     "Dataset",
+    "ImageData",
+    "ImageSplit",
     "LinearRegression",
     "LogisticRegression",
     "NumpyMLPClassifier",
     "NumpyMLPRegressor",
     "Sequential",
+    "TorchCNNClassifier",
     "TorchMLPClassifier",
     "TorchMLPRegressor",
     "build_mlp",
@@ -49,6 +66,10 @@ __all__ = [
     "learning_curve_error",
     "load_csv",
     "load_dataset",
+    "load_digits_images",
+    "load_idx",
+    "load_mnist",
+    "load_npz",
     "load_salary",
     "log_softmax",
     "make_scaler",
@@ -60,15 +81,14 @@ __all__ = [
     "scaled",
     "softmax",
     "split",
+    "split_images",
     "validation_curve_error",
 ]
 
-_TORCH = ("TorchMLPClassifier", "TorchMLPRegressor")
+_TORCH = {"TorchMLPClassifier": "mlp", "TorchMLPRegressor": "mlp", "TorchCNNClassifier": "vision"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TORCH:
-        from qmml.supervised.deep import mlp as torch_nn
-
-        return getattr(torch_nn, name)
+    if name in _TORCH:  # torch loads here, on first use
+        return getattr(importlib.import_module(f"qmml.supervised.deep.{_TORCH[name]}"), name)
     raise AttributeError(f"module 'qmml.supervised' has no attribute {name!r}")
