@@ -92,7 +92,7 @@ class StockBanditBatch:
         return np.full(self.n_runs, int(np.argmax(self.returns[self.t])))
 
 
-class StockPickingEnv(gym.Env[int, int]):
+class StockPickingEnv(gym.Env[int | np.int64, int | np.int64]):
     """Pick one stock each day from real daily closes.
 
     ## Description
@@ -124,6 +124,9 @@ class StockPickingEnv(gym.Env[int, int]):
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    # ``np.int64`` is in the types because that is what gymnasium's ``Discrete`` spaces hold
+    action_space: spaces.Discrete
+    observation_space: spaces.Discrete
 
     def __init__(
         self,
@@ -153,13 +156,13 @@ class StockPickingEnv(gym.Env[int, int]):
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int | np.int64, dict[str, Any]]:
         super().reset(seed=seed)
         self._batch = StockBanditBatch(self.returns, 1, cost_bps=self.cost_bps)
         self._wealth = 1.0
         return self.action_space.n, {"date": str(self.dates[0].date()), "wealth": 1.0}
 
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.int64) -> tuple[int, float, bool, bool, dict[str, Any]]:
         if not self.action_space.contains(action):
             raise ValueError(f"action must be in [0, {self.action_space.n}), got {action!r}")
         t = self._batch.t

@@ -8,6 +8,7 @@ synthetic paths) lives in :mod:`qmml.envs.market.sources` and builds a :class:`M
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,12 +157,20 @@ class Market:
         cols = [self.tickers.index(t) for t in tickers]
         return self._take(slice(None), cols, tuple(tickers))
 
-    def _take(self, rows: slice, cols, tickers: tuple[str, ...] | None = None) -> Market:
-        arrays = {
+    def _take(
+        self,
+        rows: builtins.slice,
+        cols: builtins.slice | list[int],
+        tickers: tuple[str, ...] | None = None,
+    ) -> Market:
+        # ``builtins.slice``: the ``slice`` method above shadows the type in the class body
+        optional: dict[str, np.ndarray | None] = {
             f: (None if getattr(self, f) is None else getattr(self, f)[rows][:, cols])
             for f in _FIELDS
+            if f != "close"
         }
-        return Market(self.dates[rows], tickers or self.tickers, name=self.name, **arrays)
+        close = self.close[rows][:, cols]
+        return Market(self.dates[rows], tickers or self.tickers, close, name=self.name, **optional)
 
     def closes(self) -> pd.DataFrame:
         """The closes as a DataFrame (dates x tickers), e.g. for the stock-picking bandit."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, TypedDict
 
 import gymnasium as gym
 import numpy as np
@@ -20,17 +20,27 @@ from qmml.envs.market.execution import (
     mark_to_market,
 )
 from qmml.envs.market.features import DEFAULT_FEATURES, OBS_BOUND, FeatureTable, ObservationLayout
+from qmml.envs.market.observation import WindowObservation
 from qmml.envs.market.one_asset import OneAssetStep
 from qmml.envs.market.rewards import RewardConfig, reward_step
 from qmml.envs.market.sources import load_market
 from qmml.envs.market.splits import decision_range, split_dates
 
-__all__ = ["ACTION_MODES", "StockTradingEnv"]
+__all__ = ["ACTION_MODES", "EpisodeHistory", "StockTradingEnv"]
 
 ACTION_MODES = ("discrete", "continuous", "weights")
 
 
-class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
+class EpisodeHistory(TypedDict):
+    """What :meth:`StockTradingEnv.history` returns (a plain dict)."""
+
+    t: np.ndarray  # (K+1,) bar indices, the first the episode's start
+    equity: np.ndarray  # (K+1,) equity after each bar
+    units: np.ndarray  # (K+1, N) units held after each bar
+    trades: list[tuple[int, np.ndarray]]  # (fill bar, (N,) units traded)
+
+
+class StockTradingEnv(WindowObservation, OneAssetStep, gym.Env[np.ndarray, Any]):
     """Trade daily bars of one or more assets, paying commission, slippage and borrow fees.
 
     ## Description
@@ -140,8 +150,9 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         self._setup_actions(levels)
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.layout.size,), np.float32)
         ex = self.execution
-        use_open = ex.fill == "next_open" and market.has_open
-        self.fill_price = market.open if use_open else market.close
+        self.fill_price: np.ndarray = (
+            market.open if ex.fill == "next_open" and market.open is not None else market.close
+        )
         self.fill_lag = 0 if ex.fill == "close" else 1  # bars from decision to fill
         self._dates64 = market.dates.to_numpy()
         self._date_list = list(self._dates64)  # datetime64 scalars, cheaper than indexing
@@ -151,17 +162,7 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
             self._close_seq = market.close[:, 0].tolist()
             self._setup_one_asset()
         self._t0 = self._t = self._t_end = -1  # no episode yet
-        # observation plumbing, precomputed: the per-day features as (T, N*F) rows, and
-        # whether rel_close can ever reach the clip bound (if not, clipping is skipped: same
-        # values, less time)
-        lay = self.layout
-        self._w, self._ws, self._ps = lay.window, lay.window_size, lay.portfolio_size
-        self._flat_bars = self.table.bars.reshape(market.n_days, -1)
-        self._rel = (
-            self.table.features.index("rel_close") if "rel_close" in self.table.features else None
-        )
-        logc = self.table.log_close
-        self._rel_clip = bool(np.ptp(logc, axis=0).max() >= OBS_BOUND)
+        self._setup_observation()
 
     # -- construction -------------------------------------------------------------------------
     def _period(
@@ -229,6 +230,7 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         if self.action_mode == "discrete":
             idx = level_indices(action, len(self.levels), n, self.action_space)
             if self._xp is PY:
+                assert self._level_list is not None  # set with the levels in discrete mode
                 return self._level_list[idx[0]]
             return self._level_w[idx.reshape(1, -1)]
         a = finite_actions(action, n, self.action_space).reshape(1, -1)
@@ -326,61 +328,8 @@ class StockTradingEnv(OneAssetStep, gym.Env[np.ndarray, Any]):
         self._t_end = t  # bankrupt: the episode is over; stepping on needs a reset
         return obs, float(reward[0]), True, False, info
 
-    max_table_bytes = 32 * 2**20  # precompute every window of the period up to this size
-
-    def _window_table(self) -> np.ndarray | None:
-        """Every observation of the period as float32 rows, the portfolio part zero (built
-        once, on the first reset)."""
-        if not hasattr(self, "_win_rows"):
-            lo, hi = self.first_decision, self.last_bar
-            self._win_rows = None
-            if (hi - lo + 1) * (self._ws + self._ps) * 4 <= self.max_table_bytes:
-                self._win_rows = np.zeros((hi - lo + 1, self._ws + self._ps), np.float32)
-                windows = self.table.windows_range(lo, hi, self._w)
-                self._win_rows[:, : self._ws] = windows.reshape(hi - lo + 1, -1)
-        return self._win_rows
-
-    def _window_obs(self, t: int) -> np.ndarray:
-        """A new observation array holding day t's feature window (portfolio part unset)."""
-        rows = self._window_table()
-        if rows is not None:  # same values as _fill_window, one row copy instead of four steps
-            return rows[t - self.first_decision].copy()  # a new array every step: no aliasing
-        obs = np.empty(self._ws + self._ps, np.float32)
-        self._fill_window(obs, t)
-        return obs
-
-    def _observe(self, t: int) -> np.ndarray:
-        obs = self._window_obs(t)
-        if self._xp is PY:
-            e = self._equity
-            obs[-2] = min(max(self._units * self._close_seq[t] / e, -OBS_BOUND), OBS_BOUND)
-            obs[-1] = min(max(self._cash / e, -OBS_BOUND), OBS_BOUND)
-        elif self._equity[0] != 0:
-            self._write_weights(obs, t)
-        else:  # equity exactly 0 ends the episode: its last weights are ±inf (clipped) or nan
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self._write_weights(obs, t)
-        return obs
-
-    def _write_weights(self, obs: np.ndarray, t: int) -> None:
-        e = self._equity[0]
-        obs[self._ws : -1] = np.clip(
-            self._units[0] * self.market.close[t] / e, -OBS_BOUND, OBS_BOUND
-        )
-        obs[-1] = np.clip(self._cash[0] / e, -OBS_BOUND, OBS_BOUND)
-
-    def _fill_window(self, obs: np.ndarray, t: int) -> None:
-        lo = t - self._w + 1
-        obs[: self._ws] = self._flat_bars[lo : t + 1].ravel()
-        tab, k = self.table, self._rel
-        if k is not None:
-            rel = tab.log_close[lo : t + 1] - tab.log_close[t]
-            if self._rel_clip:
-                rel = np.clip(rel, -OBS_BOUND, OBS_BOUND)
-            obs[k : self._ws : len(tab.features)] = rel.ravel()  # channel k of every (day, asset)
-
     # -- inspection ---------------------------------------------------------------------------
-    def history(self) -> dict[str, np.ndarray]:
+    def history(self) -> EpisodeHistory:
         """This episode so far: bar indices, equity and units after each bar (first row: the
         start), and the fills as ``(bar index, units traded)``."""
         return {

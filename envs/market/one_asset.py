@@ -172,7 +172,12 @@ class OneAssetStep:
         self._hist.append((equity, units))
         # the observation: a fresh copy of today's window row, then the portfolio weights
         rows = self._row_seq
-        obs = rows[t].copy() if rows is not None else self._window_obs(t)
+        if rows is not None:
+            row = rows[t]
+            assert row is not None  # only the bars before first_decision are None
+            obs = row.copy()
+        else:
+            obs = self._window_obs(t)
         held = units * close
         try:
             x, y = held / equity, cash / equity

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 __all__ = ["episode_frame"]
 
@@ -56,6 +59,8 @@ def episode_frame(
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.canvas.draw()
-    frame = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy()
+    # every raster backend (Agg, TkAgg, QtAgg, ...) draws on an Agg canvas
+    canvas = cast(FigureCanvasAgg, fig.canvas)
+    frame = np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
     plt.close(fig)
     return frame

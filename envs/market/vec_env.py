@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs
 
 from qmml.envs.market.actions import finite_actions, level_indices
 from qmml.envs.market.data import DataError, Market
@@ -116,7 +116,8 @@ class MarketVecEnv(VecEnv):
         for i in idx:
             opt = self._options[i] if self._options else {}
             length = tpl.draw_length(self._rngs[i])  # same draws, same order as the single env
-            t0, n_steps = self.first_decision, length
+            t0: int | np.integer[Any] = self.first_decision
+            n_steps = length
             if "start" in opt:
                 s = opt["start"]
                 t0 = s if isinstance(s, (int, np.integer)) else tpl.market.index_of(s, "left")
@@ -224,6 +225,7 @@ class MarketVecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        assert self._actions is not None  # VecEnv.step calls step_async first
         obs, reward, terminated, truncated, equity = self.step_arrays(self._actions)
         done = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -277,14 +279,17 @@ class FlatDiscrete(VecEnvWrapper):
     """``MultiDiscrete(nvec)`` actions as one ``Discrete(prod(nvec))`` (DQN on a portfolio)."""
 
     def __init__(self, venv: VecEnv) -> None:
-        self.nvec = np.asarray(venv.action_space.nvec)
+        space = venv.action_space
+        if not isinstance(space, spaces.MultiDiscrete):
+            raise TypeError(f"FlatDiscrete needs a MultiDiscrete action space, got {space}")
+        self.nvec = np.asarray(space.nvec)
         super().__init__(venv, action_space=spaces.Discrete(int(np.prod(self.nvec))))
 
     def step_async(self, actions: np.ndarray) -> None:
         flat = np.asarray(actions, dtype=np.intp).reshape(-1)
         self.venv.step_async(np.stack(np.unravel_index(flat, self.nvec), axis=1))
 
-    def reset(self) -> np.ndarray:
+    def reset(self) -> VecEnvObs:
         return self.venv.reset()
 
     def step_wait(self) -> Any:

@@ -100,7 +100,9 @@ def _simulate(
     tgt = limit_weights(_ffill_targets(raw).reshape(-1, n), model, NP).reshape(k_steps, b, n)
     prev = np.concatenate([np.zeros((1, b, n)), tgt[:-1]])
     lag = 0 if model.fill == "close" else 1
-    fill_px = market.open if (model.fill == "next_open" and market.has_open) else market.close
+    fill_px = (
+        market.open if (model.fill == "next_open" and market.open is not None) else market.close
+    )
     if model.borrow_bps > 0:  # fees move cash every bar a short is held: walk bar by bar
         return _simulate_with_borrow(market, t0, tgt, prev, force, model, fill_px, lag)
     close = market.close[t0 + 1 : t0 + k_steps + 1]  # (K, N): the close after each step

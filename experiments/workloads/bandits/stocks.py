@@ -141,15 +141,16 @@ class BanditStocks(Workload):
             rng=np.random.default_rng(ctx.seeds(1)[0]),
             record_actions=True,
         )
-        net, wealth = costs_and_wealth(returns, trace.actions, env.cost_bps)
+        actions = trace.actions
+        assert actions is not None  # record_actions=True
+        net, wealth = costs_and_wealth(returns, actions, env.cost_bps)
         curves: dict[str, Any] = {"wealth": wealth.mean(axis=1)}
         if agent.type == "random":
             curves.update(_quantile_curves(wealth))
         else:
-            picks = trace.actions
             for i, t in enumerate(tickers):
-                curves[f"pick:{t}"] = (picks == i).mean(axis=1)
-        switches = (trace.actions[1:] != trace.actions[:-1]).sum(axis=0)
+                curves[f"pick:{t}"] = (actions == i).mean(axis=1)
+        switches = (actions[1:] != actions[:-1]).sum(axis=0)
         return TrialResult.from_arrays(
             curves=curves,
             steps=dates,

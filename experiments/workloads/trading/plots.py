@@ -104,7 +104,10 @@ def monthly_returns(steps: np.ndarray, equity: np.ndarray) -> pd.DataFrame:
 def plot_monthly_returns(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """Heatmap of one strategy's monthly returns in percent (mean equity over seeds)."""
     name = _one_agent(ctx, plot)
-    steps, y = curve_matrix(ctx.curves, name, "equity")
+    if name is None:  # no agent: the same empty heatmap as an agent without an equity curve
+        steps, y = np.array([]), np.empty((0, 0))
+    else:
+        steps, y = curve_matrix(ctx.curves, name, "equity")
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.4 * max(1, len(set(np.asarray(steps) // 10000)))))
     if y.size == 0:
         ax.text(0.5, 0.5, "no equity curve", ha="center", transform=ax.transAxes)

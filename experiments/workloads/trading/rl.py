@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from gymnasium import spaces
 from pydantic import Field, model_validator
 
 from qmml.agents.sb3 import SB3_AGENTS  # torch-free: SB3 and torch load in run_trial
@@ -45,6 +46,7 @@ from qmml.experiments.workload import (
 from qmml.experiments.workloads.trading import rl_report as report
 from qmml.experiments.workloads.trading.section import MarketSection
 from qmml.experiments.workloads.trading.walk_forward import (
+    FoldPath,
     check_periods,
     env_kwargs,
     evaluate,
@@ -56,6 +58,8 @@ from qmml.experiments.workloads.trading.walk_forward import (
 )
 
 if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
     from qmml.agents.sb3 import SB3Agent
 
 __all__ = [
@@ -166,7 +170,10 @@ class TradingRL(Workload):
         folds = walk_forward_folds(cfg)
         fold_seeds = ctx.int_seeds(len(folds))
         trial_dir = _trial_dir(spec, budget, agent.name, ctx)
-        paths, val_rows, train_rows, fps = [], [], [], []
+        paths: list[FoldPath] = []
+        val_rows: list[tuple[int, float]] = []  # (timestep, validation return)
+        train_rows: list[tuple[int, float]] = []  # (timestep, mean training return)
+        fps: list[float] = []  # training environment steps per second, per fold
         for fold, fseed in zip(folds, fold_seeds, strict=True):
             model = self.agent_types[agent.type](**agent.params)
             if agent.type == "random" and "seed" not in agent.params:
@@ -203,15 +210,15 @@ class TradingRL(Workload):
         fseed: int,
         kw: dict[str, Any],
         log_dir: Path,
-        val_rows: list,
-        train_rows: list,
-        fps: list,
+        val_rows: list[tuple[int, float]],
+        train_rows: list[tuple[int, float]],
+        fps: list[float],
     ) -> np.ndarray | None:
         from qmml.envs.market.vec_env import FlatDiscrete, MarketVecEnv
 
         probe = StockTradingEnv(market, start=fold.train[0], end=fold.train[1], **kw)
         n_decisions = probe.last_bar - probe.first_decision
-        train = MarketVecEnv(
+        train: VecEnv = MarketVecEnv(
             cfg.n_envs,
             market,
             seed=fseed,
@@ -221,10 +228,12 @@ class TradingRL(Workload):
             episode_length=min(cfg.episode_length, n_decisions),
             **kw,
         )
-        val = MarketVecEnv(1, market, start=fold.val[0], end=fold.val[1], **kw)
+        val: VecEnv = MarketVecEnv(1, market, start=fold.val[0], end=fold.val[1], **kw)
         flat_nvec = None
         if model.algo == "dqn" and market.n_assets > 1:  # DQN needs one Discrete action
-            flat_nvec = np.asarray(train.action_space.nvec)
+            space = train.action_space
+            assert isinstance(space, spaces.MultiDiscrete)  # discrete levels, several assets
+            flat_nvec = np.asarray(space.nvec)
             train, val = FlatDiscrete(train), FlatDiscrete(val)
         model.set_params(
             seed=fseed,
@@ -249,10 +258,10 @@ class TradingRL(Workload):
     def _result(
         cfg: TradingRLSection,
         market: Any,
-        paths: list,
-        val_rows: list,
-        train_rows: list,
-        fps: list,
+        paths: list[FoldPath],
+        val_rows: list[tuple[int, float]],
+        train_rows: list[tuple[int, float]],
+        fps: list[float],
         trial_dir: Path,
         folds: list[WalkForwardWindow],
     ) -> TrialResult:

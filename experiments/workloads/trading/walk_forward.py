@@ -114,8 +114,8 @@ def stitch(paths: list[FoldPath]) -> FoldPath:
         [paths[0].exposure[:1]],
         [],
     )
-    has_units = all(p.units is not None for p in paths)
-    units = [paths[0].units[:1]] if has_units else []
+    unit_paths = [p.units for p in paths if p.units is not None]
+    has_units = len(unit_paths) == len(paths)
     level = 1.0
     for p in paths:
         scale = level / p.equity[0]
@@ -123,15 +123,13 @@ def stitch(paths: list[FoldPath]) -> FoldPath:
         equity.append(p.equity[1:] * scale)
         exposure.append(p.exposure[1:])
         traded.append(p.traded_value * scale)
-        if has_units:
-            units.append(p.units[1:])
         level = float(p.equity[-1] * scale)
     return FoldPath(
         np.concatenate(dates),
         np.concatenate(equity),
         np.concatenate(exposure),
         np.concatenate(traded),
-        np.concatenate(units) if has_units else None,
+        np.concatenate([unit_paths[0][:1]] + [u[1:] for u in unit_paths]) if has_units else None,
     )
 
 
