@@ -114,6 +114,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         fresh=args.fresh,
         progress=not args.no_progress,
+        name=args.name,
     )
     run = outcome.run_dir
     print(
@@ -173,9 +174,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from qmml.experiments.report import compare_runs
+    from qmml.experiments.report import compare_runs, spec_differences
+    from qmml.experiments.store import RunDir
 
-    print(f"report: {compare_runs(args.run_dirs, args.out)}")
+    report = compare_runs(args.run_dirs, args.out, mixed=args.mixed)
+    specs = [RunDir(d).load_spec() for d in args.run_dirs]
+    for line in spec_differences(specs, [str(d) for d in args.run_dirs]) or ["specs identical"]:
+        print(line)
+    print(f"report: {report}")
     return 0
 
 
@@ -245,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore and delete earlier results of the same settings",
     )
     sp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sp.add_argument(
+        "--name", default=None, help="a label for this run (shown by qmml runs and compare)"
+    )
     sp.set_defaults(func=_cmd_run)
 
     sp = sub.add_parser(
@@ -259,14 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser(
         "compare",
         help="one report over several runs",
-        description="Compare runs of the same kind (e.g. two configurations) "
-        "in one report; agents are labelled <run-id>:<agent>.",
+        description="Compare runs of the same experiment (e.g. two configurations) in one "
+        "report; agents are labelled <run name or id>:<agent>, and what differs between "
+        "the runs' specs is printed and shown first.",
     )
     sp.add_argument("run_dirs", nargs="+", help="two or more run folders")
     sp.add_argument(
         "--out", default=None, help="folder for the comparison (default: runs/compare/<hash>)"
     )
+    sp.add_argument(
+        "--mixed",
+        action="store_true",
+        help="pool runs of different experiments (same kind) in one report",
+    )
     sp.set_defaults(func=_cmd_compare)
+    from qmml.experiments.runs_cli import add_parsers as _add_runs
+
+    _add_runs(sub)
     from qmml.experiments.backtest_cli import add_parser as _add_backtest
 
     _add_backtest(sub)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from qmml.experiments.results import PlotContext, dates_of
@@ -25,6 +27,7 @@ __all__ = [
     "check_plots",
     "curve_matrix",
     "date_axis",
+    "finish_figure",
     "plot_bar",
     "plot_curve",
     "plot_param_study",
@@ -248,6 +251,68 @@ def check_options(plot: PlotSpec, where: str) -> None:
         if not ok or (kind is int and int(value) < 1):
             what = "a whole number >= 1" if kind is int else "a number"
             raise SpecError(f"{where}.{key}={value!r}: must be {what}")
+
+
+_DATA_ARTISTS = ("lines", "collections", "images", "patches")
+
+
+def _has_data(ax: Any) -> bool:
+    for line in ax.lines:
+        if np.size(line.get_xdata()) and not str(line.get_label()).startswith("_"):
+            return True
+        if np.size(line.get_xdata()) > 2:
+            return True
+    return bool(ax.collections or ax.images or [p for p in ax.patches if p.get_height()])
+
+
+def _positive_span(ax: Any) -> float:
+    """max/min of the positive data drawn on ``ax`` (lines and bars); 0 when any value is <= 0."""
+    vals = [np.asarray(line.get_ydata(), dtype=np.float64).ravel() for line in ax.lines]
+    vals += [
+        np.array([p.get_height() for p in c]) for c in ax.containers if isinstance(c, BarContainer)
+    ]
+    v = np.concatenate(vals) if vals else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size < 2 or (v <= 0).any():
+        return 0.0
+    return float(v.max() / v.min())
+
+
+def finish_figure(fig: Figure) -> str | None:
+    """Make a report figure readable, or say why it is empty.
+
+    Titles wrap to their axes' width; a y axis whose positive data spans more than two orders
+    of magnitude becomes logarithmic; a legend of many entries moves outside the data area.
+    (The PNG is saved with a tight bounding box, so nothing is cut off.)
+
+    Returns:
+        None for a figure with data; else a sentence saying why it is not drawn.
+    """
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    if axes and not any(_has_data(ax) for ax in axes):
+        said = [t.get_text() for ax in axes for t in ax.texts if t.get_text().strip()]
+        return said[0] if said else "no data to draw"
+    for ax in axes:
+        width_in = ax.get_position().width * fig.get_figwidth()
+        _wrap(ax.title, width_in, 20)
+        if ax.get_yscale() == "linear" and not ax.images and _positive_span(ax) > 100:
+            ax.set_yscale("log")
+        legend = ax.get_legend()
+        if legend is not None and len(legend.get_texts()) > 5:
+            handles, labels = ax.get_legend_handles_labels()
+            legend.remove()
+            ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    suptitle = getattr(fig, "_suptitle", None)  # matplotlib keeps it only there
+    if suptitle is not None:
+        _wrap(suptitle, fig.get_figwidth(), 30)
+    return None
+
+
+def _wrap(text: Any, width_in: float, least: int) -> None:
+    """Wrap a title to about the characters that fit ``width_in`` inches."""
+    if text.get_text():
+        chars = max(least, int(width_in * 72 / (0.6 * float(text.get_fontsize()))))
+        text.set_text(textwrap.fill(" ".join(text.get_text().split()), chars))
 
 
 def check_plots(spec: ExperimentSpec, extra: dict[str, Any]) -> None:

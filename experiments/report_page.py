@@ -1,148 +1,179 @@
-"""One report page — metrics, pairwise comparisons, tables, figures — as self-contained HTML
-(figures embedded as base64 PNG, no external resources) and as Markdown."""
+"""One report page as self-contained HTML (a Jinja2 template; figures embedded as base64 PNG,
+no external resources) and as Markdown. The page answers its question first: the finding,
+then a table of contents, one section per figure, the metrics, and the full tables folded."""
 
 from __future__ import annotations
 
 import base64
-import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import jinja2
 import pandas as pd
 
-__all__ = ["Page", "render_html", "render_markdown"]
+__all__ = ["Figure", "Page", "Table", "render_html", "render_markdown", "slug"]
+
+
+def slug(text: str, used: set[str] | None = None) -> str:
+    """An HTML id / file stem from ``text``, unique within ``used`` (which it extends)."""
+    keep = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    base = "-".join(p for p in keep.split("-") if p)[:60] or "section"
+    if used is None:
+        return base
+    out, i = base, 2
+    while out in used:
+        out, i = f"{base}-{i}", i + 1
+    used.add(out)
+    return out
+
+
+@dataclass
+class Figure:
+    """One drawn figure: its file, its title, the one-line caption, the PNG."""
+
+    fname: str
+    title: str
+    caption: str
+    png: bytes
+    id: str = ""
+
+    @property
+    def b64(self) -> str:
+        return base64.b64encode(self.png).decode()
+
+
+@dataclass
+class Table:
+    """A titled table (already formatted for reading)."""
+
+    title: str
+    frame: pd.DataFrame
+    id: str = ""
+
+    @property
+    def html(self) -> str:
+        return _table_html(self.frame)
 
 
 @dataclass
 class Page:
-    """Everything one report page shows (rendered as HTML and as Markdown)."""
+    """Everything one report page shows."""
 
     title: str
-    meta_rows: list[tuple[str, str]]
+    question: str
+    findings: list[str]
+    banners: list[str]
     notes: list[str]
-    summary: pd.DataFrame
-    pairwise: pd.DataFrame
-    primary: str | None
-    figs: list[tuple[str, str, bytes]]  # (file name, caption, PNG bytes)
-    tables: list[tuple[str, pd.DataFrame]]
+    figures: list[Figure]
+    empty_figures: list[tuple[str, str]]
+    metrics: pd.DataFrame
+    metrics_caption: str
+    comparisons: pd.DataFrame
+    comparison_caption: str
+    comparison_png: bytes | None
+    tables: list[Table]
+    details: list[Table]
+    meta_rows: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def n_baselines(self) -> int:
+        if "baseline" not in self.comparisons:
+            return 0
+        return int(self.comparisons["baseline"].nunique())
+
+    @property
+    def toc(self) -> list[dict[str, str]]:
+        out = [{"id": "finding", "title": "Finding"}]
+        if len(self.comparisons) or self.comparison_png:
+            out.append({"id": "comparison", "title": "Against the baseline"})
+        out += [{"id": f.id, "title": f.title} for f in self.figures]
+        if self.empty_figures:
+            out.append({"id": "not-drawn", "title": "Figures not drawn"})
+        out.append({"id": "metrics", "title": "Final metrics"})
+        out += [{"id": t.id, "title": t.title} for t in self.tables]
+        out.append({"id": "details", "title": "Details (full tables, run information)"})
+        return out
 
 
-def _fmt_table(summary: pd.DataFrame) -> pd.DataFrame:
-    t = summary.copy()
-    t["mean ± 95% CI"] = [
-        f"{m:.4g} [{lo:.4g}, {hi:.4g}]"
-        for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"], strict=True)
-    ]
-    t["IQM"] = [f"{v:.4g}" for v in t["iqm"]]
-    return t.pivot(index="agent", columns="metric", values="mean ± 95% CI").reindex(
-        list(dict.fromkeys(summary["agent"]))
-    )
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return "—" if v != v else f"{v:.4g}"  # NaN: nothing to show
+    return str(v)
+
+
+def _table_html(t: pd.DataFrame) -> str:
+    return t.to_html(index=False, escape=True, border=0, na_rep="—", float_format=_cell)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;
+color:#222;line-height:1.4}h1{margin-bottom:.2em}h2{margin-top:1.6em}
+.finding{background:#eef6ee;border-left:5px solid #2e7d32;padding:.4em 1em;margin:1em 0}
+.finding h2{margin:.3em 0}.finding-sentence{font-size:1.05em}
+.banner{background:#fdecea;border-left:5px solid #c62828;padding:.5em 1em}
+.note{background:#fff6d6;padding:.5em 1em;border-left:4px solid #e0b000}
+.question{font-size:1.05em}.caption,figcaption{color:#555;font-size:.9em}
+nav.toc{background:#f6f6f6;padding:.3em 1em;margin:1em 0}nav.toc h2{margin:.3em 0;font-size:1em}
+nav.toc ol{margin:.2em 0;columns:2;font-size:.92em}
+.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:13px;
+margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
+details{margin:.5em 0}summary{cursor:pointer;font-weight:600}"""
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("qmml.experiments", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_html(page: Page) -> str:
+    """The page as one self-contained HTML document."""
+    view = {
+        "title": page.title,
+        "question": page.question,
+        "findings": page.findings,
+        "banners": page.banners,
+        "notes": page.notes,
+        "toc": page.toc,
+        "comparisons_html": _table_html(page.comparisons) if len(page.comparisons) else "",
+        "comparison_caption": page.comparison_caption,
+        "comparison_png": base64.b64encode(page.comparison_png).decode()
+        if page.comparison_png
+        else "",
+        "n_baselines": page.n_baselines,
+        "figures": page.figures,
+        "empty_figures": page.empty_figures,
+        "metrics_html": _table_html(page.metrics) if len(page.metrics) else "<p>no metrics</p>",
+        "metrics_caption": page.metrics_caption,
+        "tables": page.tables,
+        "details": page.details,
+    }
+    return _ENV.get_template("report.html.j2").render(page=view, css=_CSS)
 
 
 def render_markdown(page: Page) -> str:
-    title, meta_rows, notes, summary = page.title, page.meta_rows, page.notes, page.summary
-    pw, primary, figs, tables = page.pairwise, page.primary, page.figs, page.tables
-    lines = [f"# {title}", ""]
-    lines += [f"- **{k}**: {v}" for k, v in meta_rows] + [""]
-    lines += [f"> {n}" for n in notes] + ([""] if notes else [])
-    lines += ["## Final metrics (mean [95% bootstrap CI] over seeds)", ""]
-    if not summary.empty:
-        lines += _md_table(_fmt_table(summary).reset_index())
-        lines.append("")
-    for caption, table in tables:
-        lines += [f"## {caption}", "", *_md_table(table), ""]
-    if not pw.empty:
-        lines += [
-            f"## Pairwise on {primary}",
-            "",
-            "(Pairs of agents whose results do not change with the seed are left out.)",
-            "",
-            "| A | B | P(A better) | mean(A) − mean(B) [95% CI] |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r.a} | {r.b} | {r.p_a_better:.2f} | {r.diff_mean:.4g} "
-            f"[{r.diff_ci_low:.4g}, {r.diff_ci_high:.4g}] |"
-            for r in pw.itertuples()
-        ]
-        lines.append("")
-    lines += ["## Figures", ""] + [f"![{t}](figures/{f})" for f, t, _ in figs]
+    """The same answers as Markdown (``summary.md``): finding first, then the tables."""
+    lines = [f"# {page.title}", ""]
+    if page.question:
+        lines += [f"**Question.** {page.question}", ""]
+    lines += ["## Finding", "", *page.findings, ""]
+    lines += [f"> {b}" for b in page.banners + page.notes] + [""]
+    if len(page.comparisons):
+        lines += ["## Against the baseline", "", *_md_table(page.comparisons), ""]
+    lines += ["## Final metrics", "", page.metrics_caption, ""]
+    if len(page.metrics):
+        lines += _md_table(page.metrics)
+    for t in page.tables:
+        lines += ["", f"## {t.title}", "", *_md_table(t.frame)]
+    lines += ["", "## Figures", ""] + [f"![{f.title}](figures/{f.fname})" for f in page.figures]
+    lines += [f"- not drawn: {title} ({why})" for title, why in page.empty_figures]
+    lines += ["", "## Run", ""] + [f"- **{k}**: {v}" for k, v in page.meta_rows]
     return "\n".join(lines) + "\n"
 
 
 def _md_table(t: pd.DataFrame) -> list[str]:
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "—" if v != v else f"{v:.4g}"  # NaN: nothing to show
-        return str(v)
-
     rows = ["| " + " | ".join(map(str, t.columns)) + " |", "|---" * len(t.columns) + "|"]
-    return rows + ["| " + " | ".join(cell(v) for v in r) + " |" for r in t.itertuples(index=False)]
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;
-padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}
-figure{margin:1.5em 0}img{max-width:100%;border:1px solid #eee}.note{background:#fff6d6;
-padding:.6em 1em;border-left:4px solid #e0b000}.meta td{text-align:left}"""
-
-
-def render_html(page: Page) -> str:
-    title, meta_rows, notes, summary = page.title, page.meta_rows, page.notes, page.summary
-    pw, primary, figs, tables = page.pairwise, page.primary, page.figs, page.tables
-    esc = html.escape
-    parts = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}"
-        f"</title><style>{_CSS}</style></head><body><h1>{esc(title)}</h1>",
-        "<table class='meta'>"
-        + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta_rows)
-        + "</table>",
-    ]
-    parts += [f"<p class='note'>{esc(n)}</p>" for n in notes]
-    parts.append(
-        "<h2>Final metrics</h2><p>Mean over seeds with a 95% percentile-bootstrap "
-        "confidence interval.</p>"
-    )
-    if not summary.empty:
-        parts.append(_fmt_table(summary).to_html(escape=True, border=0))
-        iq = summary.pivot(index="agent", columns="metric", values="iqm").reindex(
-            list(dict.fromkeys(summary["agent"]))
-        )
-        parts.append(
-            "<details><summary>Interquartile mean (robust to outlier seeds)</summary>"
-            + iq.to_html(float_format=lambda v: f"{v:.4g}", border=0)
-            + "</details>"
-        )
-    for caption, table in tables:
-        parts.append(
-            f"<h2>{esc(caption)}</h2>"
-            + table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="—", border=0)
-        )
-    if not pw.empty:
-        parts.append(
-            f"<h2>Pairwise comparison on {esc(primary or '')}</h2><p>P(A better) is "
-            "the probability that a random seed of A beats a random seed of B "
-            "(0.5: no difference). Pairs of agents whose results do not change with the "
-            "seed are left out: seeds say nothing about their difference.</p>"
-        )
-        t = pw.rename(
-            columns={
-                "a": "A",
-                "b": "B",
-                "p_a_better": "P(A better)",
-                "diff_mean": "mean(A)−mean(B)",
-                "diff_ci_low": "CI low",
-                "diff_ci_high": "CI high",
-            }
-        )
-        parts.append(t.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
-    parts.append("<h2>Figures</h2>")
-    for fname, caption, png in figs:
-        b64 = base64.b64encode(png).decode()
-        parts.append(
-            f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{b64}'>"
-            f"<figcaption>{esc(caption)} — <code>figures/{esc(fname)}</code>"
-            "</figcaption></figure>"
-        )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return rows + ["| " + " | ".join(_cell(v) for v in r) + " |" for r in t.itertuples(index=False)]

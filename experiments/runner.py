@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +248,7 @@ def run_experiment(
     ray_address: str | None = None,
     fresh: bool = False,
     progress: bool = True,
+    name: str | None = None,
 ) -> RunOutcome:
     """Run every trial of ``spec`` not stored yet, then consolidate the result tables.
 
@@ -259,6 +260,7 @@ def run_experiment(
         ray_address: address of a running Ray cluster (default: start a local one).
         fresh: drop earlier results of this spec first.
         progress: show a progress bar.
+        name: a label for the run (``qmml runs``, ``qmml compare``), kept in ``meta.json``.
 
     Raises:
         SpecError: a problem with the spec or the arguments.
@@ -273,7 +275,7 @@ def run_experiment(
     run = run_dir_for(spec, out)
     with run.lock():  # one run at a time per folder; a second waits, then reuses the trials
         run.init(spec, fresh=fresh)
-        return _run(spec, trials, run, executor, workers, ray_address, progress)
+        return _run(spec, trials, run, executor, workers, ray_address, progress, name)
 
 
 def _run(
@@ -284,6 +286,7 @@ def _run(
     workers: int,
     ray_address: str | None,
     progress: bool,
+    name: str | None = None,
 ) -> RunOutcome:
     for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
@@ -295,6 +298,7 @@ def _run(
     pending = [t for t in trials if not run.trial_done(t.key)]
     meta = {
         "run_id": run.path.name,
+        "name": name or run.load_meta().get("name"),
         "experiment": spec.name,
         "kind": spec.kind,
         "started": now_iso(),

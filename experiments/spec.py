@@ -179,10 +179,21 @@ class PlotSpec(StrictModel):
 
 
 class ReportSpec(StrictModel):
-    """What the report shows: ``primary`` is the scalar metric agents are ranked and compared on."""
+    """What the report shows and asks.
+
+    Attributes:
+        primary: the scalar metric agents are ranked and compared on.
+        higher_is_better: the direction of ``primary``.
+        question: the question the experiment answers (the report's first line).
+        baselines: agent names or groups every other agent is compared with (buy-and-hold,
+            random, the DP optimum); default: the best agent of each setting. Never an oracle.
+        plots: the figures.
+    """
 
     primary: str | None = None
     higher_is_better: bool = True
+    question: str = ""
+    baselines: list[str] = Field(default_factory=list)
     plots: list[PlotSpec] = Field(default_factory=list)
 
 

@@ -152,8 +152,21 @@ class Workload:
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         """Workload-specific checks beyond the schema (e.g. a date range inside the data)."""
 
+    question: ClassVar[str] = ""  # the report's first line, unless the spec asks its own
+
     def notes(self, ctx: PlotContext) -> list[str]:
-        """Plain sentences shown at the top of the report (e.g. an honest conclusion)."""
+        """Plain sentences shown under the finding (settings, caveats)."""
+        return []
+
+    def findings(self, ctx: PlotContext) -> list[str]:
+        """The report's finding, when the workload knows better than a comparison over seeds
+        (e.g. intervals over days for deterministic strategies); empty: the report states the
+        comparison with the baselines. Claim a difference only where its interval excludes 0."""
+        return []
+
+    def baselines(self, ctx: PlotContext) -> list[str]:
+        """Agents (names or groups) every other agent is compared with, besides the spec's
+        ``report.baselines``."""
         return []
 
     def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:

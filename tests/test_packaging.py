@@ -100,6 +100,8 @@ def test_wheel_has_one_top_level_name_and_works_from_elsewhere(tmp_path: Path) -
     assert tops == {"qmml"}
     assert "qmml/envs/data/us_stocks_20_daily_close_1990_2022.csv.gz" in names
     assert "qmml/experiments/specs/bandit-testbed.yaml" in names
+    assert "qmml/experiments/templates/report.html.j2" in names
+    assert "qmml/supervised/data/mnist/t10k-images-idx3-ubyte.gz" in names
     target = tmp_path / "site"
     subprocess.run(
         [

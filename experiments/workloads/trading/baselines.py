@@ -35,7 +35,11 @@ from qmml.experiments.workload import (
 )
 from qmml.experiments.workloads.trading import plots
 from qmml.experiments.workloads.trading.section import MarketSection
-from qmml.experiments.workloads.trading.uncertainty import selection_note, sharpe_over_time_table
+from qmml.experiments.workloads.trading.uncertainty import (
+    over_time_findings,
+    selection_note,
+    sharpe_over_time_table,
+)
 
 __all__ = ["BacktestSection", "TradingBaselines"]
 
@@ -151,19 +155,6 @@ class TradingBaselines(Workload):
             f"slippage; orders fill at the {env.fill.replace('_', ' ')} after the "
             "decision (next close where the data has no opens)."
         ]
-        s = ctx.scalar("sharpe_ratio")
-        means = s.groupby("agent")["value"].mean()
-        ref = [n for n, a in ctx.agents.items() if a.type == "buy-and-hold" and n in means]
-        if ref and len(means) > 1:
-            better = [n for n in means.index if n != ref[0] and means[n] > means[ref[0]]]
-            out.append(
-                f"Sharpe ratio of {ref[0]}: {means[ref[0]]:.2f}; "
-                + (
-                    f"beaten by {', '.join(better)}."
-                    if better
-                    else "no other strategy beats it on this period."
-                )
-            )
         if any(a.type != "random" for a in ctx.agents.values()):
             out.append(
                 "Seeds change only the random strategy: for the others the intervals over "
@@ -172,6 +163,10 @@ class TradingBaselines(Workload):
             )
         note = selection_note(ctx)
         return out + ([note] if note else [])
+
+    def findings(self, ctx: PlotContext) -> list[str]:
+        """Beats buy-and-hold only where the interval over days excludes zero."""
+        return over_time_findings(ctx)
 
     def tables(self, ctx: PlotContext) -> list[tuple[str, pd.DataFrame]]:
         """Sharpe ratios with intervals over time (block bootstrap of the days)."""

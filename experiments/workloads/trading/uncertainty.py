@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,13 @@ import pandas as pd
 from qmml.experiments.stats import sharpe_bootstrap
 from qmml.experiments.workload import PlotContext
 
-__all__ = ["MEAN_BLOCK_DAYS", "N_BOOT", "selection_note", "sharpe_over_time_table"]
+__all__ = [
+    "MEAN_BLOCK_DAYS",
+    "N_BOOT",
+    "over_time_findings",
+    "selection_note",
+    "sharpe_over_time_table",
+]
 
 MEAN_BLOCK_DAYS = 21  # about a trading month: keeps volatility clusters inside blocks
 N_BOOT = 2000
@@ -89,6 +96,47 @@ def sharpe_over_time_table(
         "every strategy; first seed)" + (f", and the difference from {ref}" if ref else "")
     )
     return title, pd.DataFrame(rows)
+
+
+def over_time_findings(ctx: PlotContext, reference_type: str = "buy-and-hold") -> list[str]:
+    """The finding of a backtest: which strategies beat (or trail) the reference on Sharpe
+    ratio, judged by the block-bootstrap interval over days of the difference; a difference
+    whose interval contains zero is reported as none detectable."""
+    made = sharpe_over_time_table(ctx, reference_type)
+    if made is None:
+        return []
+    _, table = made
+    ref = next((n for n, a in ctx.agents.items() if a.type == reference_type), None)
+    col = f"minus {ref}"
+    if ref is None or col not in table:
+        return []
+    rows = table[table[col].notna()]
+    if rows.empty:
+        return []
+    days = int(rows["days"].iloc[0])
+    ref_sharpe = float(table.loc[table["strategy"] == ref, "Sharpe ratio"].iloc[0])
+
+    def shown(r: Any) -> str:
+        return f"{r.strategy} ({r[col]:+.2f} [{r['diff CI low']:+.2f}, {r['diff CI high']:+.2f}])"
+
+    better = [shown(r) for _, r in rows.iterrows() if r["diff CI low"] > 0]
+    worse = [r.strategy for _, r in rows.iterrows() if r["diff CI high"] < 0]
+    none = [r.strategy for _, r in rows.iterrows()
+            if not (r["diff CI low"] > 0 or r["diff CI high"] < 0)]  # fmt: skip
+    parts = [f"Over these {days} days {ref} has a Sharpe ratio of {ref_sharpe:.2f}"]
+    if better:
+        parts.append(f"{', '.join(better)} beat{'s' if len(better) == 1 else ''} it")
+    if worse:
+        parts.append(f"{', '.join(worse)} trail{'s' if len(worse) == 1 else ''} it")
+    if none:
+        parts.append(
+            f"for {', '.join(none)} the 95% interval of the difference includes zero: no "
+            "detectable difference on this period"
+        )
+    return [
+        "; ".join(parts) + " (differences in Sharpe ratio, 95% block-bootstrap intervals over "
+        "days; seeds cannot vary a rule-based strategy)."
+    ]
 
 
 def selection_note(ctx: PlotContext) -> str | None:
