@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "trading-baselines": "qmml.experiments.workloads.trading.baselines",
     "trading-rl": "qmml.experiments.workloads.trading.rl",
     "dqn-cartpole": "qmml.experiments.workloads.control.dqn_cartpole",
+    "sequence-basics": "qmml.experiments.workloads.supervised.sequences",
+    "char-lm": "qmml.experiments.workloads.supervised.language",
 }
 
 
