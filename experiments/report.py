@@ -156,6 +156,10 @@ def _draw(
     return figs, empty
 
 
+_COMPARISON_COLUMNS = ["agent", "baseline", "metric", "n", "diff", "low", "high", "p_better",
+                       "verdict"]  # fmt: skip
+
+
 def _baselines(ctx: PlotContext, names: list[str], declared: list[str]) -> list[str]:
     wanted = set(declared)
     return [n for n in names if n in wanted or ctx.agents[n].group in wanted]
@@ -184,8 +188,7 @@ def comparisons_table(
                     continue
                 c = compare(n, vals[n], ref, vals[ref], metric, higher_is_better=higher_is_better)
                 rows.append(c.__dict__)
-    cols = ["agent", "baseline", "metric", "n", "diff", "low", "high", "p_better", "verdict"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=_COMPARISON_COLUMNS)
 
 
 def _comparison_view(comp: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -273,7 +276,7 @@ def _render(
     names = list(ctx.agents)
     figs, empty = _draw(ctx, plots, {**PLOTS, **extra})
     summary = summary_table(ctx.scalars, names)
-    comp = pd.DataFrame()
+    comp = pd.DataFrame(columns=_COMPARISON_COLUMNS)
     pw = pd.DataFrame()
     comparison_png = None
     if primary and (ctx.scalars["metric"] == primary).any():
