@@ -22,6 +22,7 @@ from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
 __all__ = [
     "PLOTS",
     "agent_colors",
+    "agent_styles",
     "band_curve",
     "check_options",
     "check_plots",
@@ -35,10 +36,43 @@ __all__ = [
 ]
 
 
-def agent_colors(names: list[str]) -> dict[str, Any]:
-    """A stable colour per agent (by position in the spec)."""
-    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+def agent_colors(names: list[str], groups: dict[str, str] | None = None) -> dict[str, Any]:
+    """A stable colour per agent (by position in the spec). With more than 10 agents and
+    their ``groups`` given, each family gets one hue and its members shades of it, so a
+    legend of 30 reads as a few families (see :func:`agent_styles` for line styles)."""
+    if groups is None or len(names) <= 10:
+        cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+        return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+    return {n: style["color"] for n, style in _family_styles(names, groups).items()}
+
+
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _family_styles(names: list[str], groups: dict[str, str]) -> dict[str, dict[str, Any]]:
+    import matplotlib.colors as mcolors
+
+    fams = list(dict.fromkeys(groups.get(n, n) for n in names))
+    base = plt.get_cmap("tab10")
+    out: dict[str, dict[str, Any]] = {}
+    for f_i, fam in enumerate(fams):
+        members = [n for n in names if groups.get(n, n) == fam]
+        rgb = np.asarray(mcolors.to_rgb(base(f_i % 10)))
+        for m_i, n in enumerate(members):
+            shade = 0.55 * m_i / max(len(members) - 1, 1)  # darker to lighter within a family
+            color = tuple(rgb + (1 - rgb) * shade)
+            out[n] = {"color": color, "ls": _LINESTYLES[m_i % len(_LINESTYLES)]}
+    return out
+
+
+def agent_styles(ctx: PlotContext) -> dict[str, dict[str, Any]]:
+    """Colour and line style per agent: by position for up to 10 agents; beyond that one hue
+    per family (the spec's group, e.g. a sweep) with shades and line styles within it."""
+    names = list(ctx.agents)
+    if len(names) <= 10:
+        colors = agent_colors(names)
+        return {n: {"color": colors[n], "ls": "-"} for n in names}
+    return _family_styles(names, {n: a.group for n, a in ctx.agents.items()})
 
 
 def band_curve(
@@ -108,7 +142,7 @@ def plot_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
     opts = plot.options
     fig, ax = plt.subplots(figsize=(7, 4.2))
     names = select_agents(ctx, plot)
-    colors = agent_colors(list(ctx.agents))
+    styles = agent_styles(ctx)
     drawn = 0
     for name in names:
         steps, y = curve_matrix(ctx.curves, name, plot.metric)
@@ -117,7 +151,8 @@ def plot_curve(ctx: PlotContext, plot: PlotSpec) -> Figure:
         window = int(opts.get("smooth", 1))
         y = _smooth(y, window)
         steps = steps[window - 1 :] if window > 1 else steps
-        band_curve(ax, steps, y, color=colors[name], label=f"{name} (n={y.shape[0]})")
+        st = styles[name]
+        band_curve(ax, steps, y, color=st["color"], ls=st["ls"], label=f"{name} (n={y.shape[0]})")
         drawn += 1
     if "hline" in opts:
         ax.axhline(
@@ -208,7 +243,7 @@ def plot_bar(ctx: PlotContext, plot: PlotSpec) -> Figure:
     if not plot.metric:
         raise SpecError("report.plots: a 'bar' plot needs a 'metric'")
     names = select_agents(ctx, plot)
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * max(len(names), 3)))
     for i, n in enumerate(names):
         sub = ctx.scalars[(ctx.scalars["agent"] == n) & (ctx.scalars["metric"] == plot.metric)]

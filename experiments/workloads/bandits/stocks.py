@@ -262,7 +262,7 @@ def _quantile_curves(wealth: np.ndarray) -> dict[str, np.ndarray]:
 def plot_random_band(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """Agents' wealth (mean, 95% CI over seeds) against the random nulls' 95% bands."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     for name in select_agents(ctx, plot):
         a = ctx.agents[name]
         if a.type in _NULLS:

@@ -212,7 +212,7 @@ def plot_paths(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """The path each agent's final greedy policy takes from the start (most likely outcomes),
     one line per seed, drawn on the grid. Option ``seed``: draw only that seed."""
     names = select_agents(ctx, plot)
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     fig, ax = plt.subplots(figsize=(8, 3.6))
     drawn = False
     for i, name in enumerate(names):

@@ -59,7 +59,7 @@ def plot_gradient_flow(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """‖∂L/∂h_t‖ against distance, one panel per stage, mean over seeds with 95% bands."""
     names = [n for n in select_agents(ctx, plot) if n in set(ctx.curve("gradflow_init")["agent"])]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     for ax, (metric, title) in zip(axes, _STAGES.items(), strict=True):
         for name in names:
             steps, y = curve_matrix(ctx.curves, name, metric)

@@ -202,10 +202,17 @@ def plot_confusion(ctx: PlotContext, plot: PlotSpec) -> Figure:
                         fontsize=6,
                         color="w" if share[i, j] > 0.5 else "k",
                     )
+        labels = [str(c) for c in range(k)]  # classes are stored as 0..k-1
+        ax.set_xticks(range(k), labels, fontsize=7)
+        ax.set_yticks(range(k), labels, fontsize=7)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(f"{name} (n={sub['seed'].nunique()} seeds)", fontsize=8)
-    fig.suptitle(plot.title or "confusion matrices (held-out test rows, all seeds)")
+    fig.suptitle(
+        plot.title
+        or "confusion matrices, each row normalised to 1 (share of the true class; held-out "
+        "test rows, all seeds)"
+    )
     fig.tight_layout()
     return fig
 
@@ -213,7 +220,7 @@ def plot_confusion(ctx: PlotContext, plot: PlotSpec) -> Figure:
 def plot_roc(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """ROC curves (macro one-vs-rest for >2 classes): mean TPR with 95% CI over seeds."""
     names = _with(ctx, plot, "roc_tpr")
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     fig, ax = plt.subplots(figsize=(6, 5))
     for name in names:
         steps, y = curve_matrix(ctx.curves, name, "roc_tpr")

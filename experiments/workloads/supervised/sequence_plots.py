@@ -28,7 +28,7 @@ def plot_horizon_errors(ctx: PlotContext, plot: PlotSpec) -> Figure:
     mode = plot.options.get("mode", "both")
     env = SeriesSection.model_validate(ctx.spec.env)
     fig, ax = plt.subplots(figsize=(7, 4.4))
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     metrics = {"both": ("mse", "mse_free"), "direct": ("mse",), "free": ("mse_free",)}[mode]
     for name in select_agents(ctx, plot):
         for metric in metrics:

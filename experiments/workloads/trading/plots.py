@@ -27,7 +27,7 @@ def _curve_plot(
     ctx: PlotContext, plot: PlotSpec, metric: str, ylabel: str, logy: bool = False
 ) -> Figure:
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     for name in select_agents(ctx, plot):
         steps, y = curve_matrix(ctx.curves, name, metric)
         if y.size == 0:

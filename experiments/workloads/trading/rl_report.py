@@ -59,7 +59,7 @@ def plot_oos(ctx: PlotContext, plot: PlotSpec) -> Figure:
     """
     metric = plot.metric or "equity"
     fig, ax = plt.subplots(figsize=(8, 4.4))
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     drawn = 0
     for name in select_agents(ctx, plot):
         steps, y = curve_matrix(ctx.curves, name, metric)
@@ -173,7 +173,7 @@ def plot_p_beat(ctx: PlotContext, plot: PlotSpec) -> Figure:
     if bh is None:
         raise SpecError("report.plots: 'p_beat' needs a buy-and-hold agent in the spec")
     names = [n for n in select_agents(ctx, plot) if n in s and n != bh]
-    colors = agent_colors(list(ctx.agents))
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * max(len(names), 3)))
     for i, n in enumerate(names):
         p = probability_of_improvement(s[n], s[bh])
