@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from qmml.experiments.results import PlotContext, dates_of
+from qmml.experiments.results import PlotContext, dates_of, rows_of
 from qmml.experiments.spec import ExperimentSpec, PlotSpec, SpecError, unknown_choice
 from qmml.experiments.stats import bootstrap_curve, bootstrap_mean
 
@@ -117,7 +117,7 @@ def select_agents(ctx: PlotContext, plot: PlotSpec) -> list[str]:
 
 def curve_matrix(curves: pd.DataFrame, agent: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values of shape (n_seeds, n_steps)) of one agent's metric curve."""
-    sub = curves[(curves["agent"] == agent) & (curves["metric"] == metric)]
+    sub = rows_of(curves, metric, agent)
     if sub.empty:
         return np.array([]), np.empty((0, 0))
     wide = sub.pivot_table(index="seed", columns="step", values="value", aggfunc="mean")

@@ -243,16 +243,17 @@ def _comparison_figure(ctx: PlotContext, comp: pd.DataFrame, metric: str, higher
 def _metrics_view(ctx: PlotContext, names: list[str]) -> pd.DataFrame:
     """Agents × metrics, each cell the estimate its seeds support (see ``format_estimate``)."""
     metrics = list(dict.fromkeys(ctx.scalars["metric"]))
+    # a metric repeated within a trial (a sample) counts as its mean per seed
+    per = ctx.scalars.groupby(["agent", "metric", "seed"], sort=False)["value"].mean()
+    cells: dict[tuple[str, str], np.ndarray] = {}
+    for (agent, metric), g in per.groupby(level=[0, 1], sort=False):
+        cells[(str(agent), str(metric))] = g.to_numpy()
     rows = []
     for n in names:
         row: dict[str, str] = {"agent": n}
         for m in metrics:
-            v = ctx.scalar_values(m, n) if n in set(ctx.scalars["agent"]) else np.array([])
-            if v.size:
-                per = (
-                    pd.Series(v).groupby(ctx.scalar(m, n)["seed"].to_numpy()).mean().to_numpy()
-                )  # a repeated metric: its mean per seed
-                row[metric_label(m)] = format_estimate(per)
+            if (n, m) in cells:
+                row[metric_label(m)] = format_estimate(cells[(n, m)])
         rows.append(row)
     return pd.DataFrame(rows).fillna("—")
 

@@ -7,6 +7,7 @@ query helpers, so plot code does not filter the long tables by hand).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from qmml.experiments.spec import ExperimentSpec
 
-__all__ = ["PlotContext", "ResolvedAgent", "TrialResult", "dates_of", "ymd"]
+__all__ = ["PlotContext", "ResolvedAgent", "TrialResult", "dates_of", "rows_of", "ymd"]
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,11 @@ class PlotContext:
 
     def curve(self, metric: str, agent: str | None = None) -> pd.DataFrame:
         """Rows of ``curves`` for one metric (and one agent, if given)."""
-        c = self.curves
-        mask = c["metric"] == metric
-        if agent is not None:
-            mask &= c["agent"] == agent
-        return c[mask]
+        return rows_of(self.curves, metric, agent)
 
     def scalar(self, metric: str, agent: str | None = None) -> pd.DataFrame:
         """Rows of ``scalars`` for one metric (and one agent, if given)."""
-        s = self.scalars
-        mask = s["metric"] == metric
-        if agent is not None:
-            mask &= s["agent"] == agent
-        return s[mask]
+        return rows_of(self.scalars, metric, agent)
 
     def scalar_values(self, metric: str, agent: str) -> np.ndarray:
         """One agent's values of a scalar metric (one per seed, or a sample), as floats."""
@@ -137,6 +130,30 @@ class PlotContext:
         df = self.curves if table == "curves" else self.scalars
         have = set(df.loc[df["metric"] == metric, "agent"])
         return [a for a in self.agents if a in have]
+
+
+_INDEX: dict[int, tuple[Any, dict[Any, np.ndarray], dict[Any, np.ndarray]]] = {}
+
+
+def rows_of(table: pd.DataFrame, metric: str, agent: str | None = None) -> pd.DataFrame:
+    """Rows of a long results table (``curves`` or ``scalars``) for one metric (and agent).
+
+    The (agent, metric) → rows index is built once per table and reused: a report draws many
+    figures from one table of millions of rows, and a boolean mask per figure costs seconds.
+    """
+    entry = _INDEX.get(id(table))
+    if entry is None or entry[0]() is not table:
+        if len(_INDEX) > 8:  # tables of earlier reports
+            _INDEX.clear()
+        by_pair = table.groupby(["agent", "metric"], sort=False).indices if len(table) else {}
+        by_metric = table.groupby("metric", sort=False).indices if len(table) else {}
+        entry = (weakref.ref(table), by_pair, by_metric)
+        _INDEX[id(table)] = entry
+    _, by_pair, by_metric = entry
+    idx = by_metric.get(metric) if agent is None else by_pair.get((agent, metric))
+    if idx is None:
+        return table.iloc[0:0]
+    return table.iloc[idx]
 
 
 def ymd(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:

@@ -290,6 +290,8 @@ class RunDir:
         Raises:
             SpecError: the run has no consolidated results yet.
         """
+        import pyarrow.parquet as pq
+
         c, s = self.path / "curves.parquet", self.path / "scalars.csv"
         if not (c.is_file() and s.is_file()):
             raise SpecError(f"{self.path} has no results yet; run 'qmml run' to finish it first")
@@ -303,7 +305,9 @@ class RunDir:
             )
             if list(scalars.columns) != ["trial", "agent", "seed", "metric", "value"]:
                 raise ValueError(f"unexpected columns {list(scalars.columns)}")
-            curves = pd.read_parquet(c)
+            # names as categories: a tenth of the memory, and much faster to read and slice
+            # than strings for the millions of rows a long run stores
+            curves = pq.read_table(c, read_dictionary=["trial", "agent", "metric"]).to_pandas()
         except (OSError, ValueError, pd.errors.ParserError) as err:
             raise DamagedRunError(
                 f"{self.path}: a results table is damaged ({str(err)[:80]}); "
