@@ -16,6 +16,7 @@ built (:func:`algos`), so a report never pays for them. The factories a spec nam
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import tempfile
@@ -342,18 +343,52 @@ class SB3Agent:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fitted().save(str(path))
         path.with_suffix(".json").write_text(json.dumps(self.get_params(), indent=1))
+        _WRITTEN[str(path.with_suffix(".zip").resolve())] = _digest(path.with_suffix(".zip"))
         return path.with_suffix(".zip")
 
     @classmethod
-    def load(cls, path: str | Path) -> SB3Agent:
-        """An agent saved by :meth:`save` (``path`` with or without ``.zip``)."""
+    def load(cls, path: str | Path, *, trust_pickle: bool = False) -> SB3Agent:
+        """An agent saved by :meth:`save` (``path`` with or without ``.zip``).
+
+        Security: an SB3 model file is a zip holding Python pickles; loading it (here,
+        through stable-baselines3's ``load``) runs whatever code the file's author put in
+        them. Load only files you made or whose source you trust, as you would run their
+        script. This process's own :meth:`save` output loads freely; any other file needs
+        ``trust_pickle=True``. No experiment spec names a model file to load.
+
+        Args:
+            path: the saved agent (``.zip`` beside its ``.json`` settings).
+            trust_pickle: confirm the file is trusted (it may run code when loaded).
+
+        Raises:
+            FileNotFoundError: no settings file beside the model.
+            PermissionError: a file this process did not write, without ``trust_pickle``.
+        """
         path = Path(path).with_suffix("")
         settings_file = path.with_suffix(".json")
         if not settings_file.is_file():
             raise FileNotFoundError(f"{settings_file} not found; save with SB3Agent.save()")
+        model_file = path.with_suffix(".zip")
+        own = model_file.is_file() and _WRITTEN.get(str(model_file.resolve())) == _digest(
+            model_file
+        )
+        if not (trust_pickle or own):
+            raise PermissionError(
+                f"{model_file}: an SB3 model file holds pickled Python that runs when loaded; "
+                "load it only if you trust its source, with SB3Agent.load(path, "
+                "trust_pickle=True)"
+            )
         agent = cls(**json.loads(settings_file.read_text()))
         agent.model_ = algos()[agent.algo].load(str(path), device=agent.device)
         return agent
+
+
+# sha256 of the model files this process saved: those load without trust_pickle
+_WRITTEN: dict[str, str] = {}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _layout_of(env: gym.Env | VecEnv) -> Any:

@@ -92,6 +92,25 @@ class StockBanditBatch:
         return np.full(self.n_runs, int(np.argmax(self.returns[self.t])))
 
 
+def _check_closes(closes: pd.DataFrame) -> None:
+    """Refuse a table that is not one column of closes per stock: one asset's bars (Open,
+    High, Low, Close, Volume) would otherwise be picked as five "stocks", a volume as a price.
+
+    Raises:
+        ValueError: a column named like a bar field, naming it and the fix.
+    """
+    from qmml.envs.market.data import bar_columns
+
+    bars = bar_columns(closes.columns)
+    if bars:
+        raise ValueError(
+            f"closes has column(s) {', '.join(bars)}: one asset's daily bars, not one column "
+            "of closes per stock; pass a table of closes (e.g. "
+            "load_market('my.csv').closes() for a long file of several tickers, or one "
+            "Close column per ticker)"
+        )
+
+
 class StockPickingEnv(gym.Env[int | np.int64, int | np.int64]):
     """Pick one stock each day from real daily closes.
 
@@ -114,7 +133,9 @@ class StockPickingEnv(gym.Env[int | np.int64, int | np.int64]):
     Truncated after the last day of the price history (len(closes) - 1 steps).
 
     ## Arguments
-    - `closes`: DataFrame of daily closes, one column per stock (e.g. from
+    - `closes`: DataFrame of daily closes, one column per stock (a column named like a bar
+      field, `Open`/`High`/`Low`/`Close`/`Adj Close`/`Volume`, is refused: that is one
+      asset's bars, not stocks) (e.g. from
       `envs.market.sources.load_market("stocks20").closes()`); default: the bundled 20
       stocks, 2015–2022.
     - `cost_bps`: cost per side in basis points (default 5).
@@ -142,6 +163,7 @@ class StockPickingEnv(gym.Env[int | np.int64, int | np.int64]):
             raise ValueError(f"cost_bps must be >= 0, got {cost_bps}")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        _check_closes(closes)
         self.tickers = [str(c) for c in closes.columns]
         self.dates = closes.index
         prices = closes.to_numpy(dtype=np.float64)

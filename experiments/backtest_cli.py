@@ -141,13 +141,20 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_dates(args: argparse.Namespace) -> None:
-    """Raise SpecError for a ``--start``/``--end`` that is not a date (not a traceback)."""
+    """Raise SpecError for a ``--start``/``--end`` that is not a date (not a traceback), or
+    a ``--start`` after ``--end``."""
+    dates = {}
     for flag, value in (("--start", args.start), ("--end", args.end)):
         if value is not None:
             try:
-                parse_date(value, flag)
+                dates[flag] = parse_date(value, flag)
             except DataError as err:
                 raise SpecError(str(err)) from None
+    if len(dates) == 2 and dates["--start"] > dates["--end"]:
+        raise SpecError(
+            f"--start {args.start} is after --end {args.end}; swap them (--start is the "
+            "first day, --end the last)"
+        )
 
 
 def _grid_agents(

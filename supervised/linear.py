@@ -40,11 +40,16 @@ class GDOptions(TypedDict, total=False):
     random_state: int | np.random.RandomState | None
 
 
-def check_gd_params(est: BaseEstimator) -> None:
+def check_gd_params(est: BaseEstimator, *, alpha_none: bool = False) -> None:
     """Validate the gradient-descent parameters shared by the linear and logistic estimators:
-    ``alpha`` (L2), ``learning_rate`` ('auto' or > 0), ``max_iter`` and ``tol``."""
-    if not (isinstance(est.alpha, (int, float)) and est.alpha >= 0):
-        raise ValueError(f"alpha must be a number >= 0, got {est.alpha!r}")
+    ``alpha`` (L2; None too with ``alpha_none``), ``learning_rate`` ('auto' or > 0),
+    ``max_iter`` and ``tol``."""
+    if not (
+        (alpha_none and est.alpha is None)
+        or (isinstance(est.alpha, (int, float)) and est.alpha >= 0)
+    ):
+        allowed = "None or a number >= 0" if alpha_none else "a number >= 0"
+        raise ValueError(f"alpha must be {allowed}, got {est.alpha!r}")
     lr = est.learning_rate
     if lr != "auto" and not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
@@ -52,6 +57,25 @@ def check_gd_params(est: BaseEstimator) -> None:
         raise ValueError(f"max_iter must be an integer >= 1, got {est.max_iter!r}")
     if not (isinstance(est.tol, (int, float)) and est.tol >= 0):
         raise ValueError(f"tol must be a number >= 0, got {est.tol!r}")
+
+
+def looks_scaled(X: np.ndarray) -> bool:
+    """Whether the columns of ``X`` look standardised or min-max scaled: every non-constant
+    column has a spread within a factor 10 of the others and a centre within 10 spreads of 0.
+    Used to word convergence warnings (suggest scaling only where it would help)."""
+    std = X.std(axis=0)
+    live = std > 0
+    if not live.any():
+        return True
+    s, m = std[live], np.abs(X.mean(axis=0)[live])
+    return bool(s.max() <= 10 * s.min() and (m <= 10 * s).all())
+
+
+def convergence_advice(X: np.ndarray) -> str:
+    """The fix a ConvergenceWarning suggests for data ``X``: scaling, or a longer run."""
+    if looks_scaled(X):
+        return "raise max_iter or set a larger learning_rate (the features are already scaled)"
+    return "scale the features (e.g. scaling: standard) or raise max_iter"
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -68,7 +92,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             ``1/L_max`` over single samples for ``sgd`` (stable for any batch).
         max_iter: iterations (``gd``) or epochs (``sgd``).
         batch_size: mini-batch size of ``sgd``.
-        tol: stop once the gradient norm falls below ``tol`` times its initial value.
+        tol: stop once the full-data gradient norm falls below ``tol`` times its initial
+            value (``sgd``: tested after each epoch). ``gd`` and ``sgd`` that stop at
+            ``max_iter`` first warn with scikit-learn's ``ConvergenceWarning``; ``tol=0``
+            asks for exactly ``max_iter`` steps and never warns.
         keep_path: record ``(coef, intercept)`` after every iteration in ``path_``.
         random_state: seed of the ``sgd`` shuffles.
 
@@ -175,11 +202,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             if np.linalg.norm(np.r_[gw, gb]) <= self.tol * max(g0, 1e-300):
                 break
         else:
-            if not sgd and self.tol > 0:
+            if self.tol > 0:
+                what = "epochs" if sgd else "iterations"
                 warnings.warn(
-                    f"gradient descent stopped after max_iter={self.max_iter} "
-                    "iterations before reaching tol; raise max_iter or scale the "
-                    "features",
+                    f"{'stochastic ' if sgd else ''}gradient descent stopped after "
+                    f"max_iter={self.max_iter} {what} before reaching tol={self.tol}; "
+                    + convergence_advice(X),
                     ConvergenceWarning,
                     stacklevel=3,
                 )

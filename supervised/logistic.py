@@ -5,8 +5,11 @@ Objective, with ``P`` the predicted class probabilities and the penalty on weigh
     L(W, b) = mean cross-entropy(y, P) + (alpha / 2) * ||W||^2
 
 With ``alpha = 1 / (C * n_samples)`` this is scikit-learn's ``LogisticRegression(C=C)``
-objective divided by ``C * n``: the same minimiser. Probabilities are computed from logits
-with a log-sum-exp, so logits of +-1000 give finite log-losses (see :func:`log_softmax`).
+objective divided by ``C * n``: the same minimiser. The default ``alpha=None`` is
+``1 / n_samples`` of the rows ``fit`` sees, scikit-learn's default ``C=1`` (for 426 training
+rows of breast cancer, ``alpha = 0.00235``; conversely ``C = 1 / (alpha * n)``).
+Probabilities are computed from logits with a log-sum-exp, so logits of +-1000 give finite
+log-losses (see :func:`log_softmax`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from qmml.supervised.linear import check_gd_params
+from qmml.supervised.linear import check_gd_params, convergence_advice
 from qmml.supervised.scratch.nn import log_softmax
 
 __all__ = ["LogisticRegression"]
@@ -34,11 +37,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     and the softmax (multinomial logistic regression).
 
     Args:
-        alpha: L2 penalty on the weights (not the intercept).
+        alpha: L2 penalty on the weights (not the intercept); None (default) is
+            ``1 / n_samples``, the same fit as scikit-learn's ``LogisticRegression()``
+            (``C=1``). A fixed ``alpha`` equals ``C = 1 / (alpha * n_samples)``.
         learning_rate: step size, or ``"auto"``: ``1/L`` with ``L`` a bound on the loss's
             curvature (``||[X, 1]||^2 / (4n)`` binary, ``/ (2n)`` softmax, plus ``alpha``),
             which always converges.
-        max_iter: gradient steps at most.
+        max_iter: gradient steps at most (plain gradient descent needs thousands on
+            standardised data at ``C=1``; stopping here first warns).
         tol: stop once the gradient norm falls below ``tol`` times its initial value.
 
     Attributes:
@@ -53,9 +59,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        alpha: float = 1e-4,
+        alpha: float | None = None,
         learning_rate: float | Literal["auto"] = "auto",
-        max_iter: int = 1000,
+        max_iter: int = 20_000,
         tol: float = 1e-6,
     ):
         self.alpha = alpha
@@ -64,7 +70,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def _check_params(self) -> None:
-        check_gd_params(self)
+        check_gd_params(self, alpha_none=True)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
         """Fit to ``X`` (n_samples, n_features) and class labels ``y`` (n_samples,).
@@ -85,7 +91,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         yi = enc.transform(y)
         n, d = X.shape
         binary = k == 2
-        alpha = float(self.alpha)
+        alpha = 1.0 / n if self.alpha is None else float(self.alpha)  # None: sklearn's C=1
         if self.learning_rate == "auto":
             sigma2 = np.linalg.norm(np.c_[X, np.ones(n)], 2) ** 2
             lr = 1.0 / (sigma2 / ((4.0 if binary else 2.0) * n) + alpha)
@@ -113,7 +119,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if self.tol > 0:
                 warnings.warn(
                     f"logistic regression stopped after max_iter={self.max_iter} "
-                    "steps before reaching tol; raise max_iter or scale the features",
+                    f"steps before reaching tol={self.tol}; " + convergence_advice(X),
                     ConvergenceWarning,
                     stacklevel=2,
                 )

@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "GapError",
     "Market",
+    "bar_columns",
     "did_you_mean",
     "market_from_frames",
     "parse_date",
@@ -29,6 +30,32 @@ __all__ = [
 _FIELDS = ("open", "high", "low", "close", "volume")
 # the fix for a gap in the Python API; front ends (CLI, specs) word their own
 FILL_HINT = "pass fill='ffill' to carry the last close forward"
+
+
+# column names (lower case, spaces/underscores ignored) that are one asset's bar fields,
+# never a ticker's closes
+_BAR_NAMES = {
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjclose": "adj close",
+    "adjustedclose": "adj close",
+    "volume": "volume",
+}
+
+
+def bar_columns(columns: object) -> dict[str, str]:
+    """The columns among ``columns`` named like one asset's bar fields (``Open``,
+    ``adj_close``, ``VOLUME`` ...) as ``{column: field}``, when they make a table of closes
+    suspect: a volume column, or two fields or more. One such name alone (Lowe's trades as
+    ``LOW``) is taken as a ticker and gives ``{}``."""
+    out = {}
+    for c in columns:  # type: ignore[attr-defined]
+        key = str(c).strip().lower().replace(" ", "").replace("_", "").replace("*", "")
+        if key in _BAR_NAMES:
+            out[str(c)] = _BAR_NAMES[key]
+    return out if "volume" in out.values() or len(out) >= 2 else {}
 
 
 class DataError(ValueError):

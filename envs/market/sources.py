@@ -19,6 +19,8 @@ To add a source: a function returning a :class:`~qmml.envs.market.data.Market` (
 
 from __future__ import annotations
 
+import warnings
+import zlib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,7 @@ from qmml.envs.market.data import (
     _FIELDS,
     DataError,
     Market,
+    bar_columns,
     check_repeats,
     check_tickers,
     did_you_mean,
@@ -59,13 +62,7 @@ def _read_csv(path: str) -> pd.DataFrame:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"bundled file {path!r} not found; reinstall qmml")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
-        raise DataError(
-            f"{path}: cannot read as CSV ({err}); expected a header row with a "
-            "'Date' column and one column of closes per ticker"
-        ) from None
+    df = _read_file(p, "the bundled file is damaged: reinstall qmml")
     date_col = next((c for c in df.columns if str(c).lower() in ("date", "datetime", "time")), None)
     if date_col is None:
         raise DataError(f"{path}: no 'Date' column; columns are {', '.join(map(str, df.columns))}")
@@ -116,12 +113,13 @@ def _bundled_closes(
     first, last = df.index[0].date(), df.index[-1].date()
     lo = parse_date(start, "start") if start else df.index[0]
     hi = parse_date(end, "end") if end else df.index[-1]
-    if lo > hi:
-        raise DataError(f"start {lo.date()} is after end {hi.date()}")
+    if start and end and lo > hi:  # the user's own range, before the data's
+        raise DataError(f"start {lo.date()} is after end {hi.date()}; swap them")
     if lo > df.index[-1] or hi < df.index[0]:
+        asked = f"{start or 'the start of the data'}..{end or 'the end of the data'}"
         raise DataError(
-            f"date range {lo.date()}..{hi.date()} is outside the data "
-            f"({first}..{last}); choose dates inside it"
+            f"date range {asked} is outside the data {name!r} ({first}..{last}); "
+            "choose dates inside it"
         )
     out = df.loc[lo:hi]
     if len(out) < 3:
@@ -142,33 +140,90 @@ def _bundled_closes(
 
 def _read(path: Path) -> pd.DataFrame:
     """The CSV as read by pandas; DataError if missing, unreadable or without data rows."""
-    if not path.is_file():
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a file; give the path of a CSV file in it")
+    if not path.exists():
         raise DataError(
             f"data file {str(path)!r} not found; give an existing CSV path or a "
             f"bundled name ({', '.join(BUNDLED)})"
         )
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(
-            f"{path}: cannot read as CSV ({str(err).splitlines()[0]}); expected a "
-            "header row with a Date column"
-        ) from None
+    df = _read_file(path, "expected a text CSV (or gzip-compressed .csv.gz) with a Date column")
     if df.empty:
         raise DataError(f"{path}: no data rows (only a header); add one row per date")
     return df
 
 
-# dates like 01/02/2020: pandas reads them month first unless the day is > 12
-_SLASH_DATE = r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"
+def _read_file(path: Path, fix: str) -> pd.DataFrame:
+    """``pd.read_csv(path)``; every OS or format failure as one DataError line (path, cause,
+    ``fix``): unreadable, not gzip, truncated, binary, empty."""
+    try:
+        return pd.read_csv(path)
+    except PermissionError:
+        raise DataError(
+            f"{path}: permission denied; make the file readable (chmod u+r) or copy it"
+        ) from None
+    except (OSError, EOFError, zlib.error) as err:  # a .gz that is not gzip, or cut short
+        raise DataError(f"{path}: cannot read ({_first_line(err)}); {fix}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; {fix}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"{path}: cannot read as CSV ({_first_line(err)}); {fix}") from None
 
 
-def _dates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str, str]:
-    """Parse the date column in place.
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+# dates like 01/02/2020: 1 February or January 2? pandas alone reads each value month first
+# unless its day is > 12, so a file can even mix both readings
+_SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}"
+_FORMAT_FIX = (
+    "set date_format ('%d/%m/%Y' day first, '%m/%d/%Y' month first; in a spec env.date_format)"
+    " or write the dates as YYYY-MM-DD"
+)
+
+
+def _day_first(text: pd.Series, path: Path, col: str) -> bool:
+    """Whether slash/dot dates are day first, from a value only one reading allows.
+
+    Raises:
+        DataError: every date reads both ways (all fields <= 12), or the file has both.
+    """
+    parts = text.str.extract(_SLASH_DATE).dropna().astype(int)
+    a, b = parts[0], parts[1]
+    day_first, month_first = bool((a > 12).any()), bool((b > 12).any())
+    if day_first and month_first:
+        raise DataError(
+            f"{path}: column {col!r} mixes day-first ({text[a > 12].iloc[0]}) and month-first "
+            f"({text[b > 12].iloc[0]}) dates; write every date the same way, as YYYY-MM-DD"
+        )
+    if not (day_first or month_first):
+        raise DataError(
+            f"{path}: dates in column {col!r} such as {text.iloc[0]!r} read both day first "
+            f"and month first (no day is above 12); {_FORMAT_FIX}"
+        )
+    example = text[a > 12].iloc[0] if day_first else text[b > 12].iloc[0]
+    warnings.warn(
+        f"{path}: dates in column {col!r} read {'day' if day_first else 'month'} first "
+        f"(as {example!r} allows only that); set date_format to say so",
+        stacklevel=4,  # the caller of load_csv
+    )
+    return day_first
+
+
+def _dates(
+    df: pd.DataFrame, path: Path, date_format: str | None = None
+) -> tuple[pd.DataFrame, str, str]:
+    """Parse the date column in place (with ``date_format`` if given).
+
+    Slash or dot dates (``01/02/2020``) without ``date_format`` are read day first or month
+    first as a value above 12 shows (with a warning), and refused when every value reads both
+    ways.
 
     Returns:
         The frame with parsed dates, the date column's name and a hint to add to an
-        "unsorted" error (non-empty for day/month-ambiguous dates like 01/02/2020).
+        "unsorted" error.
     """
     cols = {str(c).strip().lower(): c for c in df.columns}
     key = next((k for k in ("date", "datetime", "time", "timestamp") if k in cols), None)
@@ -179,14 +234,23 @@ def _dates(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str, str]:
         )
     col = cols[key]
     raw = df[col]
-    dates = parse_date_column(raw, path, col)
+    text = raw.astype(str)
+    slash = not pd.api.types.is_numeric_dtype(raw) and bool(text.str.match(_SLASH_DATE).any())
+    if date_format is not None:
+        dates = pd.to_datetime(raw.astype(str), format=date_format, errors="coerce")
+        fix = f"each date must match date_format {date_format!r}"
+    elif slash:
+        dayfirst = _day_first(text, path, str(col))
+        dates = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce")
+        fix = "use YYYY-MM-DD"
+    else:
+        dates = parse_date_column(raw, path, col)
+        fix = "use YYYY-MM-DD"
     if dates.isna().any():
         bad = raw[dates.isna()].iloc[0]
         bad = bad.item() if isinstance(bad, np.generic) else bad  # 20201345, not np.int64(...)
-        raise DataError(f"{path}: unparsable date {bad!r} in column {col!r}; use YYYY-MM-DD")
-    text = raw.astype(str)
-    slash = not pd.api.types.is_numeric_dtype(raw) and bool(text.str.match(_SLASH_DATE).any())
-    hint = " (if the dates are day/month/year, write them as YYYY-MM-DD)" if slash else ""
+        raise DataError(f"{path}: unparsable date {bad!r} in column {col!r}; {fix}")
+    hint = " (or check the day/month order: set date_format)" if slash else ""
     return df.assign(**{col: dates}), col, hint
 
 
@@ -210,6 +274,7 @@ def load_csv(
     start: str | None = None,
     end: str | None = None,
     fill: str | None = None,
+    date_format: str | None = None,
 ) -> Market:
     """Load a user's daily price CSV into a :class:`Market`.
 
@@ -220,19 +285,27 @@ def load_csv(
     * many assets, long: ``Date, Ticker (or Symbol), [Open, High, Low,] Close, [Volume]``;
     * many assets, wide, close only: ``Date`` and one column of closes per ticker.
 
+    A wide file with a column named like a bar field (``Volume``, ``Open``, ``Adj Close``
+    ...) beside ticker columns is refused: a volume is never a price, and one asset's bars
+    are not several stocks. An OHLCV file is read as one asset whose close is ``Close``
+    (``Adj Close`` where there is no ``Close``).
+
     Args:
         path: the CSV file (``.csv`` or ``.csv.gz``).
         tickers: tickers to keep (default: all).
         start, end: inclusive date range (``YYYY-MM-DD``).
         fill: None rejects missing prices with an error that reports them; ``"ffill"``
             carries the last price forward.
+        date_format: a ``strptime`` format of the dates, e.g. ``"%d/%m/%Y"``. Without it,
+            slash or dot dates are read in the order a day above 12 shows (with a warning)
+            and refused when every date reads both ways.
 
     Raises:
         DataError: missing file or columns, unparsable, duplicate or unsorted dates,
             non-positive prices, NaN gaps, unknown tickers, an empty range.
     """
     path = Path(path)
-    df, date_col, hint = _dates(_read(path), path)
+    df, date_col, hint = _dates(_read(path), path, date_format)
     lower = {str(c).strip().lower(): c for c in df.columns if c != date_col}
     tick_col = lower.get("ticker", lower.get("symbol"))
     if "close" not in lower and "adj close" in lower:
@@ -267,6 +340,15 @@ def load_csv(
             }
             tickers = None
     else:  # wide close-only
+        bars = bar_columns(c for c in df.columns if c != date_col)
+        if bars:
+            c, f = next(iter(bars.items()))
+            what = "a volume, never a price" if f == "volume" else f"one asset's {f}"
+            raise DataError(
+                f"{path}: column {c!r} is {what}, yet the file has no Close column to read "
+                "as one asset's bars; give one column of closes per ticker (drop "
+                f"{', '.join(bars)}), or Date, Open, High, Low, Close, Volume for one asset"
+            )
         _unique_sorted(df[date_col], path, hint=hint)
         _numeric(df, [c for c in df.columns if c != date_col], path)
         frames = {"close": df.set_index(date_col).astype(np.float64)}
@@ -334,6 +416,7 @@ def load_market(
     fill: str | None = None,
     seed: int = 0,
     n_days: int = 1000,
+    date_format: str | None = None,
 ) -> Market:
     """A market from any source: a bundled name, ``"yahoo"`` (download with an on-disk
     cache), ``"synthetic"`` (geometric Brownian motion from ``seed``) or a CSV path.
@@ -347,6 +430,7 @@ def load_market(
         fill: None rejects missing prices, ``"ffill"`` carries the last close forward (CSV
             and Yahoo; the bundled sets have no gaps).
         seed, n_days: the draw and length of a ``"synthetic"`` market.
+        date_format: the dates' ``strptime`` format in a CSV (see :func:`load_csv`).
 
     Raises:
         DataError: a problem with the source, the tickers or the range.
@@ -373,4 +457,6 @@ def load_market(
             f"({', '.join(BUNDLED)}), 'yahoo', 'synthetic' or a CSV path"
             + did_you_mean(source, SOURCES)
         )
-    return load_csv(source, tickers=tickers, start=start, end=end, fill=fill)
+    return load_csv(
+        source, tickers=tickers, start=start, end=end, fill=fill, date_format=date_format
+    )

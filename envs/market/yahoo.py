@@ -74,7 +74,7 @@ def download(
     folder = Path(cache) if cache else cache_dir()
     path = folder / f"{_key(tickers, start, end)}.parquet"
     if path.is_file() and not refresh:
-        return _to_market(pd.read_parquet(path), tickers, path.stem, fill)
+        return _to_market(_read_cache(path), tickers, path.stem, fill)
     try:
         import yfinance as yf
 
@@ -101,6 +101,28 @@ def download(
     long.to_parquet(tmp, index=False)
     tmp.replace(path)  # atomic: a half-written file never looks like a cache hit
     return _to_market(long, tickers, path.stem, fill)
+
+
+def _read_cache(path: Path) -> pd.DataFrame:
+    """A cached download; one DataError line if the file is unreadable or damaged."""
+    try:
+        long = pd.read_parquet(path)
+    except PermissionError:
+        raise DataError(
+            f"{path}: permission denied reading the Yahoo cache; make it readable or delete it"
+        ) from None
+    except (OSError, ValueError) as err:  # truncated, not Parquet, ...
+        cause = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(
+            f"{path}: damaged Yahoo cache file ({cause}); delete it to download again "
+            "(or pass refresh=True)"
+        ) from None
+    if not {"date", "ticker", "close"} <= set(long.columns):
+        raise DataError(
+            f"{path}: not a qmml Yahoo cache file (columns {', '.join(map(str, long.columns))}); "
+            "delete it to download again"
+        )
+    return long
 
 
 def _offline(tickers: list[str], folder: Path, why: str, instead: str) -> str:

@@ -227,3 +227,56 @@ def test_user_csv_runs_and_its_errors_are_spec_errors(tmp_path):
     bad = spec_from_dict({**BASE, "env": {"dataset": "csv", "path": str(path), "target": "prize"}})
     with pytest.raises(SpecError, match="did you mean 'price'"):
         plan_trials(bad)
+
+
+@pytest.mark.parametrize("impute", ["mean", "median", "most_frequent", "constant"])
+def test_imputer_is_fitted_on_training_rows_only(tmp_path, impute):
+    rng = np.random.default_rng(0)
+    n = 80
+    df = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "size": rng.uniform(0, 10, n).round(1),
+            "kind": rng.choice(["a", "b"], n).astype(object),
+            "price": rng.normal(0, 1, n),
+        }
+    )
+    df.loc[::5, "size"] = np.nan
+    df.loc[::7, "kind"] = None
+    env = {
+        "dataset": "csv",
+        "target": "price",
+        "one_hot": True,
+        "drop": ["id"],
+        "task": "regression",
+        "impute": impute,
+        **({"fill_value": -1.0} if impute == "constant" else {}),
+    }
+
+    def fitted(frame, name):
+        path = tmp_path / name
+        frame.to_csv(path, index=False)
+        spec = spec_from_dict(
+            {**BASE, "budget": {"cv_folds": 0}, "env": {**env, "path": str(path)}}
+        )
+        wl = get_workload(spec.kind)
+        agent = expand_agents(spec)[0]
+        wl.check(spec, [agent])
+        return wl.fit_trial(spec, agent, trial_context(spec, 0))
+
+    a = fitted(df, "a.csv")
+    from sklearn.model_selection import train_test_split
+
+    # the rows split() holds out (the same shuffle of the row numbers)
+    _, test_idx = train_test_split(np.arange(n), test_size=0.25, random_state=a.split_seed)
+    test_rows = np.isin(np.arange(n), test_idx)
+    np.testing.assert_array_equal(a.X_test, a.data.X[test_idx])
+    changed = df.copy()
+    changed.loc[test_rows, "size"] = changed.loc[test_rows, "size"] * 100 + 50  # test rows only
+    b = fitted(changed, "b.csv")
+    stats = [f.model.named_steps["impute"].statistics_ for f in (a, b)]
+    np.testing.assert_array_equal(stats[0], stats[1])
+    assert not np.array_equal(a.X_test, b.X_test, equal_nan=True)  # the test rows did change
+    if impute == "mean":
+        np.testing.assert_allclose(stats[0], np.nanmean(a.X_train, axis=0))
+    assert "kind_nan" in a.data.feature_names

@@ -4,6 +4,7 @@ leakage (fitted on training rows only)."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression as SkLinear
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -117,17 +118,20 @@ def test_user_csv_errors_name_the_problem_and_fix(csv, tmp_path):
         load_csv(csv("x,Salary\n1,2\n"), "Salry")
     with pytest.raises(DataError, match=r"non-numeric feature column.*city.*one_hot=True"):
         load_csv(csv("city,x,y\nParis,1,2\nRome,2,3\n"), "y")
-    with pytest.raises(
-        DataError,
-        match=r"2 missing value\(s\) in column\(s\) x, y .*data "
-        "row 2.*drop or impute",
+    with pytest.raises(  # a missing target is its own error: it cannot be imputed
+        DataError, match=r"target 'y' has 1 missing value\(s\) \(first in data row 3\).*drop"
     ):
         load_csv(csv("x,y\n1,2\n,3\n4,\n"), "y")
+    with pytest.raises(
+        DataError,
+        match=r"1 missing value\(s\) in column\(s\) x .*data row 2.*impute.*or drop",
+    ):
+        load_csv(csv("x,y\n1,2\n,3\n4,5\n"), "y")
     with pytest.raises(DataError, match="no feature columns"):
         load_csv(csv("y\n1\n2\n"), "y")
     with pytest.raises(DataError, match="not numeric"):
         load_csv(csv("x,y\n1,a\n2,b\n"), "y", task="regression")
-    with pytest.raises(DataError, match="cannot read as CSV"):
+    with pytest.raises(DataError, match="the file is empty; expected a text CSV"):
         load_csv(csv(""), "y")
 
 
@@ -204,3 +208,43 @@ def test_cross_validation_fits_each_scaler_on_its_training_folds_only():
     for fitted_on in seen:
         held_out = rows - fitted_on
         assert 100 <= len(held_out) <= 120  # one fold (442 / 4) never reached the scaler
+
+
+# -- the user's table with gaps: imputation fitted on training rows only ----------------------
+def _gappy(csv, n: int = 60) -> tuple[str, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": rng.normal(5, 2, n),
+            "city": rng.choice(["Paris", "Rome"], n).astype(object),
+            "y": rng.normal(0, 1, n),
+        }
+    )
+    df.loc[::7, "x"] = np.nan
+    df.loc[::9, "city"] = None
+    return csv(df.to_csv(index=False)), df
+
+
+def test_user_table_with_gaps_one_hot_drop(csv) -> None:
+    path, _ = _gappy(csv)
+    data = load_csv(path, "y", one_hot=True, drop=["id"], keep_missing=True, task="regression")
+    assert data.feature_names == ("x", "city_Paris", "city_Rome", "city_nan")  # missing: a class
+    assert np.isnan(data.X[:, 0]).any() and not np.isnan(data.X[:, 1:]).any()
+    model = scaled(SkLinear(), "standard", "median").fit(data.X, data.y)
+    assert np.isfinite(model.predict(data.X)).all()
+
+
+def test_features_task_and_target_gaps(csv) -> None:
+    path, _ = _gappy(csv)
+    d = load_csv(path, "y", features=["x"], keep_missing=True, task="regression")
+    assert d.feature_names == ("x",)
+    ints = csv("a,label\n1,0\n2,1\n3,2\n4,0\n")
+    assert load_csv(ints, "label").task == "classification"
+    assert load_csv(ints, "label", task="regression").task == "regression"
+    with pytest.raises(DataError, match=r"target 'label' has 1 missing value.*cannot be imputed"):
+        load_csv(csv("a,label\n1,0\n2,\n3,1\n"), "label")
+    with pytest.raises(DataError, match=r"features column 'aa' not found.*did you mean 'a'"):
+        load_csv(ints, "label", features=["aa"])
+    with pytest.raises(DataError, match="constant needs a number"):
+        scaled(object(), "none", "constant")  # type: ignore[arg-type]

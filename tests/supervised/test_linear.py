@@ -176,3 +176,16 @@ def test_polynomial_regression_fits_quadratic_exactly():
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def test_sgd_stopping_at_max_iter_warns():
+    d = load_dataset("diabetes")
+    X = StandardScaler().fit_transform(d.X)
+    with pytest.warns(
+        ConvergenceWarning,
+        match="stochastic gradient descent stopped after max_iter=3 epochs",
+    ):
+        LinearRegression("sgd", max_iter=3, random_state=0).fit(X, d.y)
+    with warnings.catch_warnings():  # tol=0 asks for max_iter epochs: no warning
+        warnings.simplefilter("error", ConvergenceWarning)
+        LinearRegression("sgd", max_iter=3, tol=0.0, random_state=0).fit(X, d.y)

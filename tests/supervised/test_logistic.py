@@ -127,3 +127,41 @@ def test_divergence_is_a_clear_error():
 @parametrize_with_checks([LogisticRegression(max_iter=300)])
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def test_defaults_converge_and_match_sklearn_on_standardised_breast_cancer():
+    # alpha=None is 1/n: scikit-learn's C=1. Tolerance: 0.02 absolute on coefficients of size
+    # up to 1.3 against sklearn's own defaults (lbfgs, tol=1e-4, itself that far from the
+    # optimum), 1e-3 against a tightly solved sklearn fit; same predictions.
+    data = load_dataset("breast_cancer")
+    X = (data.X - data.X.mean(0)) / data.X.std(0)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = LogisticRegression().fit(X, data.y)
+    assert ours.n_iter_ < ours.max_iter
+    ref = SkLogistic().fit(X, data.y)
+    tight = SkLogistic(tol=1e-10, max_iter=10_000).fit(X, data.y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=0.02)
+    np.testing.assert_allclose(ours.coef_, tight.coef_, atol=1e-3)
+    np.testing.assert_allclose(ours.intercept_, tight.intercept_, atol=1e-3)
+    assert (ours.predict(X) == ref.predict(X)).mean() >= 0.995
+
+
+@pytest.mark.parametrize(
+    ("scale", "advice"),
+    [
+        (True, "larger learning_rate .the features are already scaled"),
+        (False, "scale the features"),
+    ],
+)
+def test_convergence_warning_suggests_scaling_only_for_unscaled_data(scale, advice):
+    from sklearn.exceptions import ConvergenceWarning
+
+    data = load_dataset("breast_cancer")
+    X = (data.X - data.X.mean(0)) / data.X.std(0) if scale else data.X
+    with pytest.warns(ConvergenceWarning, match=f"max_iter=20 .*{advice}"):
+        LogisticRegression(max_iter=20).fit(X, data.y)

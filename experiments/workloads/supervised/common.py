@@ -50,7 +50,14 @@ class DataEnv(StrictModel):
             for ``spiral``; ``seed`` fixes the generated data, default 0).
         path: a CSV file, for ``dataset: csv``.
         target: the CSV's target column.
-        one_hot: one-hot encode non-numeric CSV columns.
+        one_hot: one-hot encode non-numeric CSV columns (an empty cell is a category).
+        features: the CSV columns to use as features (default: all but the target).
+        drop: CSV columns to leave out (e.g. an id).
+        task: ``auto`` (guess from the target), ``regression`` or ``classification``.
+        impute: fill empty numeric cells: ``none`` (refuse them), ``mean``, ``median``,
+            ``most_frequent`` or ``constant`` (with ``fill_value``); fitted on the training
+            rows only, inside the model's pipeline before the scaler.
+        fill_value: the number ``impute: constant`` writes.
         test_size: held-out share; every metric named ``test_*`` is computed on it.
         scaling: ``none``, ``standard`` or ``minmax``, fitted on the training rows only.
     """
@@ -60,6 +67,11 @@ class DataEnv(StrictModel):
     path: str | None = None
     target: str | None = None
     one_hot: bool = False
+    features: list[str] | None = None
+    drop: list[str] = Field(default_factory=list)
+    task: Literal["auto", "regression", "classification"] = "auto"
+    impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
+    fill_value: float | None = None
     test_size: float = Field(default=0.25, gt=0, lt=1)
     scaling: Literal["none", "standard", "minmax"] = "standard"
 
@@ -75,8 +87,30 @@ def load_env_data(env: DataEnv) -> Dataset:
             raise DataError(
                 "env: dataset 'csv' needs 'path' (the CSV file) and 'target' (its target column)"
             )
-        return load_csv(env.path, env.target, one_hot=env.one_hot)
+        return load_csv(
+            env.path,
+            env.target,
+            one_hot=env.one_hot,
+            task=env.task,
+            features=env.features,
+            drop=env.drop,
+            keep_missing=env.impute != "none",
+        )
+    csv_only = [k for k in ("path", "target", "features") if getattr(env, k) is not None]
+    csv_only += ["drop"] * bool(env.drop) + ["task"] * (env.task != "auto")
+    if csv_only:
+        raise DataError(
+            f"env: {', '.join(csv_only)} only apply to dataset: csv (got dataset "
+            f"{env.dataset!r}); remove them or set dataset: csv"
+        )
     return load_dataset(env.dataset, **env.data_options)
+
+
+def _check_impute(env: DataEnv) -> None:
+    if env.impute == "constant" and env.fill_value is None:
+        raise DataError("env: impute: constant needs fill_value (a number), e.g. fill_value: 0")
+    if env.fill_value is not None and env.impute != "constant":
+        raise DataError("env: fill_value applies to impute: constant only; remove it")
 
 
 def seeded(model: BaseEstimator, seed: int) -> BaseEstimator:
@@ -145,6 +179,7 @@ class SupervisedWorkload(Workload):
             tag = env.model_dump_json()
             if tag not in seen:
                 try:
+                    _check_impute(env)
                     seen[tag] = load_env_data(env)
                 except DataError as err:
                     raise SpecError(f"{key}.env: {err}") from None
@@ -175,7 +210,8 @@ class SupervisedWorkload(Workload):
         split_seed, model_seed = ctx.int_seeds(2)  # split seed: shared by a seed's agents
         data = load_env_data(env)
         X_train, X_test, y_train, y_test = split(data, test_size=env.test_size, seed=split_seed)
-        model = seeded(scaled(self.build(spec, agent), env.scaling), model_seed)
+        model = scaled(self.build(spec, agent), env.scaling, env.impute, env.fill_value)
+        model = seeded(model, model_seed)
         if prepare is not None:
             prepare(final_step(model), data)
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ fill price). Scalars are every metric of :mod:`qmml.envs.market.backtest.metrics
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,8 @@ __all__ = ["BacktestSection", "TradingBaselines"]
 class BacktestSection(MarketSection):
     """The ``env`` section: data, period and broker settings."""
 
+    reads_date_format: ClassVar[bool] = True
+
     start: str | None = "2019-01-01"
     end: str | None = "2022-12-28"
     fill_gaps: bool = False
@@ -84,9 +86,19 @@ class TradingBaselines(Workload):
 
     def market(self, env: BacktestSection) -> Market:
         """The market a trial trades: history before ``start`` is kept for warm-up."""
+        if env.start and env.end and pd.Timestamp(env.start) > pd.Timestamp(env.end):
+            default = "" if "start" in env.model_fields_set else " (the default)"
+            raise SpecError(
+                f"env.start {env.start}{default} is after env.end {env.end} (qmml backtest: "
+                "--start, --end); give a start before the end"
+            )
         try:
             m = load_market(
-                env.data, tickers=env.tickers, end=env.end, fill="ffill" if env.fill_gaps else None
+                env.data,
+                tickers=env.tickers,
+                end=env.end,
+                fill="ffill" if env.fill_gaps else None,
+                date_format=env.date_format,
             )
         except GapError as err:  # the Python hint (fill='ffill') means nothing here
             raise SpecError(
@@ -94,11 +106,12 @@ class TradingBaselines(Workload):
                 "to carry the last close forward, or choose another range or tickers"
             ) from None
         except DataError as err:
-            raise SpecError(f"env: {err}") from None
+            raise SpecError(f"env: {_outside(env) or err}") from None
         if env.start and m.dates[-1] < pd.Timestamp(env.start):
+            upto = f" up to env.end {env.end}" if env.end else ""
             raise SpecError(
-                f"env.start {env.start} is after the data ends "
-                f"({m.dates[-1].date()}); choose an earlier start"
+                f"env.start {env.start} is after the data ends: {m.name} covers "
+                f"{m.dates[0].date()}..{m.dates[-1].date()}{upto}; choose an earlier start"
             )
         return m
 
@@ -176,6 +189,25 @@ class TradingBaselines(Workload):
 
 # strategy parameters that set how many days of history a decision reads
 _LOOKBACK_PARAMS = ("slow", "lookback_days", "period")
+
+
+def _outside(env: BacktestSection) -> str:
+    """The user's period against the data's, when the whole period lies outside the data
+    (the loader alone sees only ``end``: start is applied later, after warm-up); else ''."""
+    if not (env.start and env.end):
+        return ""
+    try:
+        whole = load_market(env.data, tickers=env.tickers, date_format=env.date_format)
+    except DataError:
+        return ""
+    first, last = whole.dates[0], whole.dates[-1]
+    if pd.Timestamp(env.end) >= first and pd.Timestamp(env.start) <= last:
+        return ""
+    return (
+        f"period {env.start}..{env.end} (env.start, env.end; qmml backtest: --start, --end) "
+        f"is outside the data {whole.name!r} ({first.date()}..{last.date()}); choose dates "
+        "inside it"
+    )
 
 
 def _check_room(

@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 
 from qmml.agents.sb3 import SB3_AGENTS  # torch-free: SB3 and torch load in run_trial
 from qmml.agents.strategies import STRATEGIES
+from qmml.envs.market.data import DataError, GapError
 from qmml.envs.market.env import StockTradingEnv
 from qmml.envs.market.features import FEATURES
 from qmml.envs.market.splits import WalkForwardWindow
@@ -155,6 +156,16 @@ class TradingRL(Workload):
             if key in seen:
                 continue
             seen.add(key)
+            try:
+                market_of(cfg)  # cached: check_periods below reuses it
+            except GapError as err:  # the Python hint (fill='ffill') has no spec key here
+                raise SpecError(
+                    f"env.data: {err.problem}; trading-rl does not fill gaps: choose tickers "
+                    "that trade on the same days (env.tickers), a period without the gap "
+                    "(env.data_start, env.end), or fill the gaps in the file"
+                ) from None
+            except DataError:
+                pass  # check_periods words it
             check_periods(cfg, a)
 
     def run_trial(

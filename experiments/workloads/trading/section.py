@@ -10,7 +10,7 @@ what trading costs (``trading-baselines``, ``trading-rl`` and ``bandit-stocks``)
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,13 +31,19 @@ class MarketSection(StrictModel):
         tickers: tickers to keep (default: all of the data).
         start, end: inclusive period (``YYYY-MM-DD``; YAML dates are accepted).
         cost_bps: commission per side in basis points.
+        date_format: the ``strptime`` format of a CSV's dates, e.g. ``"%d/%m/%Y"``: needed
+            when slash or dot dates read both day first and month first (no day above 12).
     """
+
+    # whether the workload passes date_format on to the loader (else setting it is an error)
+    reads_date_format: ClassVar[bool] = False
 
     data: str = "stocks20"
     tickers: list[str] | None = None
     start: str | None = None
     end: str | None = None
     cost_bps: float = Field(default=5.0, ge=0, lt=1000)
+    date_format: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -46,6 +52,15 @@ class MarketSection(StrictModel):
             new = values["market"]
             raise ValueError(f"the key 'market' is now 'data'; write data: {new}")
         return values
+
+    @model_validator(mode="after")
+    def _date_format_read(self) -> Any:
+        if self.date_format is not None and not self.reads_date_format:
+            raise ValueError(
+                "date_format is not read by this experiment yet; write the CSV's dates as "
+                "YYYY-MM-DD instead"
+            )
+        return self
 
     @field_validator("data")
     @classmethod

@@ -303,9 +303,13 @@ def test_yyyymmdd_and_mixed_offset_dates(tmp_path: Path, text: str, first: str, 
         ("Date,Close\n20200102.5,1\n20200103,2\n", "holds numbers"),
         ("Date,Close\n20201345,1\n20201346,2\n", "unparsable date 20201345"),
         ("Date,Close\n2015-03-06 00:00:00-05:00,1\nnope,2\n", "unparsable date 'nope'"),
-        (  # day/month/year read month first: the error says what is likely wrong
-            "Date,Close\n12/01/2020,1\n13/01/2020,2\n",
-            "not sorted.*day/month/year, write them as YYYY-MM-DD",
+        (  # day first on one line, month first on the next: never read both ways
+            "Date,Close\n13/01/2020,1\n01/14/2020,2\n",
+            "mixes day-first .13/01/2020. and month-first .01/14/2020.",
+        ),
+        (  # every date reads both ways: refused, not guessed (tests/envs/market/test_misreads)
+            "Date,Close\n12/01/2020,1\n01/02/2020,2\n",
+            "read both day first and month first.*date_format",
         ),
         ("Date,Open,High,Low,Close,Volume\n", "no data rows"),
         (
