@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qmml.experiments.backtest_cli import add_parser as _add_backtest
 
     _add_backtest(sub)
+    from qmml.experiments.serve_cli import add_parser as _add_serve
+
+    _add_serve(sub)
     return p
 
 
