@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from qmml.envs.market.data import DataError, parse_date
 from qmml.experiments.spec import SpecError, did_you_mean, spec_from_dict
 
 __all__ = ["add_parser", "build_spec"]
@@ -143,6 +142,9 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
 def _check_dates(args: argparse.Namespace) -> None:
     """Raise SpecError for a ``--start``/``--end`` that is not a date (not a traceback), or
     a ``--start`` after ``--end``."""
+    # imported here: `qmml --help` must not load the environments
+    from qmml.envs.market.data import DataError, parse_date
+
     dates = {}
     for flag, value in (("--start", args.start), ("--end", args.end)):
         if value is not None:
