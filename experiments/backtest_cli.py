@@ -85,6 +85,8 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         "data": args.data,
         "cost_bps": args.cost_bps,
         "slippage_bps": args.slippage_bps,
+        "initial_cash": args.cash,
+        "max_leverage": args.size,
         "fill": args.fill,
         "fill_gaps": args.fill_gaps,
         "units": args.units,
@@ -98,6 +100,7 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
     plots: list[dict[str, Any]] = []
     if not grid:
         agents = [{"name": name, "type": args.strategy, "params": params}]
+        env["warmup_days"] = _lookback(args.strategy, params)
         plots = [
             {"plot": "equity", "title": f"{name}: equity after costs"},
             {"plot": "drawdown", "title": "drawdown from the running peak"},
@@ -107,6 +110,8 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
     else:
         keys = list(grid)
         agents = _grid_agents(args.strategy, params, grid)
+        # every cell (and the benchmark) on the same days: the longest look-back's
+        env["warmup_days"] = max(_lookback(a["type"], a["params"]) for a in agents)
         metric = "sharpe_ratio"
         if len(keys) >= 2:
             plots.append(
@@ -127,6 +132,10 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
             )
         plots.append({"plot": "bar", "metric": metric, "title": f"{metric} per combination"})
         plots.append({"plot": "equity", "title": "equity after costs, every combination"})
+    if args.strategy != "buy-and-hold":  # the benchmark is always beside the strategy
+        agents.append({"name": "buy-and-hold", "type": "buy-and-hold"})
+    where = " ".join(args.tickers) if args.tickers else args.data
+    period = f"{args.start or 'the first day'} to {args.end or 'the last day'}"
     return {
         "name": f"backtest-{name}",
         "kind": "trading-baselines",
@@ -135,8 +144,25 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         "description": f"qmml backtest {name}",
         "env": env,
         "agents": agents,
-        "report": {"primary": "sharpe_ratio", "plots": plots},
+        "report": {
+            "primary": "sharpe_ratio",
+            "question": f"Does {name} beat buying and holding {where} from {period}, after "
+            f"{args.cost_bps:g} bps commission and {args.slippage_bps:g} bps slippage per side?",
+            "baselines": ["buy-and-hold"],
+            "plots": plots,
+        },
     }
+
+
+def _lookback(strategy: str, params: dict[str, Any]) -> int:
+    """Days of history a strategy reads before its first decision (1 if it cannot be built:
+    the spec check then names the problem)."""
+    from qmml.agents.strategies import STRATEGIES
+
+    try:
+        return int(getattr(STRATEGIES[strategy](**params), "lookback", 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _check_dates(args: argparse.Namespace) -> None:
@@ -205,7 +231,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     outcome = run_experiment(spec, out=args.out, executor="serial", progress=False, fresh=True)
     if outcome.failed:
         raise SpecError(f"the backtest failed; see {outcome.run_dir.path / 'run.log'}")
-    _, scalars = outcome.run_dir.load_tables()
+    import pandas as pd
+
+    curves, scalars = outcome.run_dir.load_tables()
     table = scalars.groupby(["agent", "metric"], sort=False)["value"].mean().unstack()
     cols = [
         "total_return_pct",
@@ -215,14 +243,50 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         "max_drawdown_pct",
         "n_trades",
         "exposure_pct",
-        "costs_pct",
+        "costs",
+        "costs_pct_traded",
     ]
     table = table[cols].sort_values("sharpe_ratio", ascending=False)
-    print(table.head(15).to_string(float_format=lambda v: f"{v:.3f}"))
+    eq = curves[curves["metric"] == "equity"]["step"]
+    if len(eq):
+        first, last = str(int(eq.min())), str(int(eq.max()))
+        print(
+            f"period: {first[:4]}-{first[4:6]}-{first[6:]} .. {last[:4]}-{last[4:6]}-{last[6:]} "
+            f"({eq.nunique() - 1} trading days, every row on the same days)"
+        )
+    shown = table.head(15)
+    if "buy-and-hold" in table.index and "buy-and-hold" not in shown.index:
+        shown = pd.concat([shown, table.loc[["buy-and-hold"]]])
+    print(shown.to_string(float_format=lambda v: f"{v:.3f}"))
     if len(table) > 15:
         print(f"... {len(table) - 15} more combinations in the report")
+    _print_versus_benchmark(outcome.run_dir.path)
     print(f"\nreport: {build_report(outcome.run_dir.path)}")
     return 0
+
+
+def _print_versus_benchmark(run_dir: Any) -> None:
+    """Each strategy's Sharpe ratio minus buy-and-hold's, with its block-bootstrap interval
+    over the days, and the finding the report states."""
+    from qmml.experiments.report import _context
+    from qmml.experiments.store import RunDir
+    from qmml.experiments.workloads.trading.uncertainty import (
+        over_time_findings,
+        sharpe_over_time_table,
+    )
+
+    run = RunDir(run_dir)
+    ctx = _context(run, run.load_spec())
+    made = sharpe_over_time_table(ctx)
+    if made is None or "minus buy-and-hold" not in made[1]:
+        return
+    t = made[1].dropna(subset=["minus buy-and-hold"]).sort_values("minus buy-and-hold")
+    print("\nSharpe ratio minus buy-and-hold [95% block-bootstrap interval over days]:")
+    for r in t.tail(10).iloc[::-1].itertuples(index=False):
+        d, lo, hi = r[5], r[6], r[7]  # minus buy-and-hold, diff CI low, diff CI high
+        print(f"  {r[0]:<40} {d:+.3f}  [{lo:+.3f}, {hi:+.3f}]")
+    for sentence in over_time_findings(ctx):
+        print(f"\n{sentence}")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -261,7 +325,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="commission per side in basis points (default 5)",
     )
     sp.add_argument(
-        "--slippage-bps", type=float, default=0.0, help="slippage in basis points (default 0)"
+        "--slippage-bps",
+        type=float,
+        default=2.0,
+        help="slippage per side in basis points (default 2, as every trading command)",
+    )
+    sp.add_argument("--cash", type=float, default=100_000.0, help="starting cash (default 100000)")
+    sp.add_argument(
+        "--size",
+        type=float,
+        default=1.0,
+        help="the most of the equity a position may take, as a fraction (default 1.0 = all "
+        "of it; 0.5 invests at most half; with --allow-short, up to 10 for leverage)",
     )
     sp.add_argument(
         "--fill",

@@ -105,11 +105,19 @@ def test_cli_backtest_single_and_grid(tmp_path: Path, capsys) -> None:
     )
     out = capsys.readouterr().out
     assert rc == 0 and "sharpe_ratio" in out and "report:" in out
+    # the benchmark is always beside the strategy, on the same days, with the difference
+    assert "period: 2015-" in out and "\nbuy-and-hold " in out
+    assert "Sharpe ratio minus buy-and-hold [95% block-bootstrap interval over days]" in out
     run = next((tmp_path / "backtest-sma-crossover").iterdir())
     figs = {p.name for p in (run / "figures").iterdir()}
     assert any("trades" in f for f in figs) and any("monthly" in f for f in figs)
     scalars = pd.read_csv(run / "summary.csv")
     assert "max_drawdown_pct" in set(scalars["metric"])
+    # costs as a share of what was traded: 10 bps commission + 2 bps slippage per side
+    rate = scalars[
+        (scalars["agent"] == "sma-crossover") & (scalars["metric"] == "costs_pct_traded")
+    ]
+    assert rate["mean"].iloc[0] == pytest.approx(0.12, rel=0.02)
     rc = main(
         [
             "backtest",
@@ -127,7 +135,8 @@ def test_cli_backtest_single_and_grid(tmp_path: Path, capsys) -> None:
         ]
     )
     out = capsys.readouterr().out
-    assert rc == 0 and out.count("sma-crossover[fast=") == 4
+    table = out.split("Sharpe ratio minus", 1)[0]
+    assert rc == 0 and table.count("sma-crossover[fast=") == 4 and "buy-and-hold" in table
     grid_run = next(p for p in (tmp_path / "backtest-sma-crossover").iterdir() if p != run)
     assert any(
         "heatmap" in p.name or "over-fast-x-slow" in p.name
@@ -137,6 +146,9 @@ def test_cli_backtest_single_and_grid(tmp_path: Path, capsys) -> None:
     assert "4 of sma-crossover" in summary and "selection bias" in summary
     assert "Sharpe ratio over time" in summary
     assert "## Pairwise" not in summary  # one seed: nothing for seeds to separate
+    eq = pd.read_parquet(grid_run / "curves.parquet")
+    days = eq[eq["metric"] == "equity"].groupby("agent")["step"].agg(["min", "max", "count"])
+    assert len(days) == 5 and (days.nunique() == 1).all()  # every cell on the same days
 
 
 @pytest.mark.parametrize(

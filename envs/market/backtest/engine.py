@@ -278,12 +278,15 @@ def backtest_batch(
     execution: ExecutionModel | None = None,
     names: Sequence[str] | None = None,
     chunk: int | None = None,
+    warmup: int | None = None,
 ) -> list[BacktestResult]:
     """Backtest several strategies over the same period in one pass (B portfolios as arrays).
 
     Each strategy's first decision is the first day >= ``start`` at which its own window is
     warm (so each result equals the strategy backtested alone); the last fill and mark are
-    on the last day <= ``end``.
+    on the last day <= ``end``. ``warmup`` (days) delays every first decision to where a
+    window that long is warm: strategies of different look-backs (a parameter grid, a
+    benchmark beside a strategy) then cover the same days.
     """
     model = execution or ExecutionModel()
     feats = tuple(dict.fromkeys(f for s in strategies for f in s.features)) or ("rel_close",)
@@ -295,7 +298,9 @@ def backtest_batch(
     window = max(s.lookback for s in strategies)
     # each strategy starts where its own window is warm, as it would alone
     ranges = [
-        decision_range(market.dates, table.first_valid, s.lookback, start, end, market.name)
+        decision_range(
+            market.dates, table.first_valid, max(s.lookback, warmup or 1), start, end, market.name
+        )
         for s in strategies
     ]
     starts, last = [r[0] for r in ranges], ranges[0][1]
@@ -342,6 +347,7 @@ def backtest(
     end: str | None = None,
     execution: ExecutionModel | None = None,
     name: str | None = None,
+    warmup: int | None = None,
 ) -> BacktestResult:
     """Backtest one strategy (see :func:`backtest_batch`)."""
     return backtest_batch(
@@ -351,6 +357,7 @@ def backtest(
         end=end,
         execution=execution,
         names=[name] if name else None,
+        warmup=warmup,
     )[0]
 
 

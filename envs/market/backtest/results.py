@@ -98,6 +98,7 @@ class BacktestResult:
         r = mx.returns_of(self.equity)
         rows = round_trips(self.fill_arrays, self.market.n_assets, self.close[-1])
         closed = np.array([row[4] for row in rows if not row[5]])
+        traded = float(np.sum(self.traded_value))
         return {
             "total_return_pct": mx.total_return_pct(self.equity),
             "cagr_pct": mx.cagr_pct(self.equity),
@@ -114,6 +115,10 @@ class BacktestResult:
             "profit_factor": mx.profit_factor(closed),
             "costs_pct": float(100.0 * self.costs.sum() / self.equity[0]),
             "final_equity": float(self.equity[-1]),
+            # costs in money, and as a share of what was traded (a rate a user can check
+            # against the broker's: commission + slippage per side)
+            "costs": float(self.costs.sum()),
+            "costs_pct_traded": float(100.0 * self.costs.sum() / traded) if traded > 0 else 0.0,
         }
 
 

@@ -34,7 +34,7 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.trading import plots
-from qmml.experiments.workloads.trading.section import MarketSection
+from qmml.experiments.workloads.trading.section import DEFAULT_SLIPPAGE_BPS, MarketSection
 from qmml.experiments.workloads.trading.uncertainty import (
     over_time_findings,
     selection_note,
@@ -52,7 +52,7 @@ class BacktestSection(MarketSection):
     start: str | None = "2019-01-01"
     end: str | None = "2022-12-28"
     fill_gaps: bool = False
-    slippage_bps: float = Field(default=0.0, ge=0, lt=1000)
+    slippage_bps: float = Field(default=DEFAULT_SLIPPAGE_BPS, ge=0, lt=1000)
     borrow_bps: float = Field(default=0.0, ge=0, lt=1000)
     fill: Literal["next_open", "next_close", "close"] = "next_open"
     units: Literal["fractional", "whole"] = "fractional"
@@ -60,6 +60,9 @@ class BacktestSection(MarketSection):
     max_leverage: float = Field(default=1.0, gt=0, le=10)
     initial_cash: float = Field(default=100_000.0, gt=0)
     report_ticker: str | None = None
+    # decisions start once this many days of history exist: a grid (or a strategy and its
+    # buy-and-hold benchmark) then covers the same days whatever each one's look-back
+    warmup_days: int | None = Field(default=None, ge=1, le=100_000)
 
     def execution(self) -> ExecutionModel:
         """The broker settings as an :class:`ExecutionModel`."""
@@ -153,6 +156,7 @@ class TradingBaselines(Workload):
                 end=env.end,
                 execution=env.execution(),
                 name=agent.name,
+                warmup=env.warmup_days,
             )
         except (ValueError, DataError) as err:
             raise SpecError(f"agents.{agent.group}: {err}") from None

@@ -45,9 +45,10 @@ def _curve_plot(
 
 
 def plot_equity(ctx: PlotContext, plot: PlotSpec) -> Figure:
-    """Equity after costs per strategy (mean and 95% CI over seeds). Option ``logy``."""
+    """Equity after costs per strategy (mean and 95% CI over seeds), on a log axis unless
+    ``logy: false``: equal vertical distances are equal returns, whatever the period."""
     return _curve_plot(
-        ctx, plot, "equity", "equity after costs", bool(plot.options.get("logy", False))
+        ctx, plot, "equity", "equity after costs (log scale)", bool(plot.options.get("logy", True))
     )
 
 

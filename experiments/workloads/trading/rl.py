@@ -45,7 +45,7 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.trading import rl_report as report
-from qmml.experiments.workloads.trading.section import MarketSection
+from qmml.experiments.workloads.trading.section import DEFAULT_SLIPPAGE_BPS, MarketSection
 from qmml.experiments.workloads.trading.walk_forward import (
     FoldPath,
     check_periods,
@@ -84,7 +84,7 @@ class TradingRLSection(MarketSection):
     data_end: str | None = None
     window: int = Field(default=30, ge=1, le=1000)
     features: list[str] = Field(default_factory=lambda: list(FEATURES))
-    slippage_bps: float = Field(default=0.0, ge=0, lt=1000)
+    slippage_bps: float = Field(default=DEFAULT_SLIPPAGE_BPS, ge=0, lt=1000)
     allow_short: bool = True
     max_leverage: float = Field(default=1.0, gt=0, le=10)
     reward: Literal["log_return", "differential_sharpe", "risk_adjusted"] = "log_return"

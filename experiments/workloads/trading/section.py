@@ -17,10 +17,15 @@ from pydantic import Field, field_validator, model_validator
 from qmml.envs.market.data import DataError, parse_date
 from qmml.experiments.spec import StrictModel
 
-__all__ = ["MarketSection"]
+__all__ = ["DEFAULT_SLIPPAGE_BPS", "MarketSection"]
 
 # the old spellings of the data source, and what to write instead
 _OLD_DATA = {"bundled": "stocks20"}
+
+
+# One slippage default for every trading command (qmml backtest, trading-baselines,
+# trading-rl): half a spread of a liquid large cap, per side.
+DEFAULT_SLIPPAGE_BPS = 2.0
 
 
 class MarketSection(StrictModel):
