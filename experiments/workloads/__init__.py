@@ -24,6 +24,9 @@ BUILTIN: dict[str, str] = {
     "dqn-cartpole": "qmml.experiments.workloads.control.dqn_cartpole",
     "sequence-basics": "qmml.experiments.workloads.supervised.sequences",
     "char-lm": "qmml.experiments.workloads.supervised.language",
+    "llm-pretrain": "qmml.experiments.workloads.supervised.llm",
+    "llm-finetune": "qmml.experiments.workloads.supervised.llm_finetune",
+    "llm-prompting": "qmml.experiments.workloads.supervised.llm_prompting",
 }
 
 
