@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "llm-pretrain": "qmml.experiments.workloads.supervised.llm",
     "llm-finetune": "qmml.experiments.workloads.supervised.llm_finetune",
     "llm-prompting": "qmml.experiments.workloads.supervised.llm_prompting",
+    "lstm-forecast": "qmml.experiments.workloads.supervised.forecasting",
 }
 
 
