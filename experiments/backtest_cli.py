@@ -268,7 +268,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 def _print_versus_benchmark(run_dir: Any) -> None:
     """Each strategy's Sharpe ratio minus buy-and-hold's, with its block-bootstrap interval
     over the days, and the finding the report states."""
-    from qmml.experiments.report import _context
+    from qmml.experiments.report import context_of
     from qmml.experiments.store import RunDir
     from qmml.experiments.workloads.trading.uncertainty import (
         over_time_findings,
@@ -276,7 +276,7 @@ def _print_versus_benchmark(run_dir: Any) -> None:
     )
 
     run = RunDir(run_dir)
-    ctx = _context(run, run.load_spec())
+    ctx = context_of(run, run.load_spec())
     made = sharpe_over_time_table(ctx)
     if made is None or "minus buy-and-hold" not in made[1]:
         return

@@ -174,7 +174,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from qmml.experiments.report import compare_runs, spec_differences
+    from qmml.experiments.compare import compare_runs, spec_differences
     from qmml.experiments.store import RunDir
 
     report = compare_runs(args.run_dirs, args.out, mixed=args.mixed)

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from qmml.experiments.cli import main, resolve_spec
+from qmml.experiments.compare import compare_runs
 from qmml.experiments.overrides import apply_overrides, apply_quick
-from qmml.experiments.report import build_report, compare_runs, pairwise_table
+from qmml.experiments.report import build_report, pairwise_table
 from qmml.experiments.runner import run_experiment
 from qmml.experiments.spec import SpecError
 

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from qmml.experiments.compare import compare_runs
 from qmml.experiments.overrides import apply_overrides
-from qmml.experiments.report import build_report, compare_runs
+from qmml.experiments.report import build_report
 from qmml.experiments.runner import run_experiment
 from qmml.experiments.spec import SpecError, load_spec, spec_from_dict
 from qmml.experiments.store import RunDir
