@@ -77,7 +77,26 @@ class CorpusSection(StrictModel):
         return v
 
 
-class CharLMBudget(StrictModel):
+class LMBudgetSection(StrictModel):
+    """What every language-model budget has: iterations, evaluation, the n-gram orders tried,
+    and samples at a few temperatures (char-lm and llm-pretrain extend it)."""
+
+    steps: int = Field(default=3000, ge=1)
+    eval_every: int = Field(default=250, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    max_order: int = Field(default=8, ge=1, le=8)
+    temperatures: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5], min_length=1)
+    sample_chars: int = Field(default=300, ge=1)
+
+    @field_validator("temperatures")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(not t > 0 for t in v):
+            raise ValueError(f"temperatures must be > 0, got {v}")
+        return v
+
+
+class CharLMBudget(LMBudgetSection):
     """``budget``: the same for every network, so the comparison is fair.
 
     Attributes:
@@ -91,24 +110,11 @@ class CharLMBudget(StrictModel):
             0 = no probe); ``gradflow_seq_len``: its sequence length.
     """
 
-    steps: int = Field(default=3000, ge=1)
-    eval_every: int = Field(default=250, ge=1)
-    batch_size: int = Field(default=32, ge=1)
     seq_len: int = Field(default=64, ge=1)
     param_budget: int = Field(default=350_000, ge=100)
     embed_dim: int = Field(default=64, ge=1)
-    max_order: int = Field(default=8, ge=1, le=8)
-    temperatures: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5], min_length=1)
-    sample_chars: int = Field(default=300, ge=1)
     gradflow_steps: int = Field(default=100, ge=0)
     gradflow_seq_len: int = Field(default=50, ge=2)
-
-    @field_validator("temperatures")
-    @classmethod
-    def _positive(cls, v: list[float]) -> list[float]:
-        if any(not t > 0 for t in v):
-            raise ValueError(f"temperatures must be > 0, got {v}")
-        return v
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,45 @@ def _codes(text: str) -> np.ndarray:
     return np.array([ord(c) for c in text], dtype=np.float64)
 
 
+def ngram_trial(model: NGramAgent, tok: Any, parts: CorpusSplit, budget: Any, ctx: Any) -> Any:
+    """Fit an n-gram agent on the training block (order chosen on validation unless fixed),
+    score validation and test in nats per token, and sample at the budget's temperatures.
+    Shared by char-lm and llm-pretrain (their budgets carry ``max_order``, ``temperatures``
+    and ``sample_chars``)."""
+    t0 = time.process_time()
+    V = tok.vocab_size
+    curves: dict[str, np.ndarray] = {}
+    steps: dict[str, np.ndarray] = {}
+    if model.order is None:
+        sel = select_order(
+            parts.train,
+            parts.val,
+            V,
+            orders=range(1, budget.max_order + 1),
+            method=model.method,
+        )
+        lm, order = sel.model, sel.best_order
+        curves["val_nats_by_order"] = np.array(list(sel.nats_per_token.values()))
+        steps["val_nats_by_order"] = np.array(list(sel.nats_per_token))
+    else:
+        lm, order = NGramLM(model.order, model.method).fit(parts.train, V), model.order
+    scalars = {
+        "val_nats_per_char": lm.nats_per_token(parts.val, history=parts.train),
+        "test_nats_per_char": lm.nats_per_token(parts.test, history=parts.val),
+        "order": float(order),
+        "train_cpu_s": time.process_time() - t0,
+    }
+    rng = ctx.rng()
+    samples = {}
+    for t in budget.temperatures:
+        out = list(parts.test[:1])
+        for _ in range(budget.sample_chars):
+            p = lm.next_token_probs(out) ** (1.0 / t)
+            out.append(int(rng.choice(p.size, p=p / p.sum())))
+        samples[t] = tok.decode(out)
+    return scalars, curves, steps, samples
+
+
 class CharLMWorkload(Workload):
     """One model, one corpus, one seed. Scalars: ``test_nats_per_char``, ``test_perplexity``,
     ``val_nats_per_char``, ``n_params``/``hidden_size`` (networks), ``order`` (n-grams),
@@ -265,7 +310,7 @@ class CharLMWorkload(Workload):
         model = self.agent_types[agent.type](**agent.params)
         tok, parts = _corpus(env)
         if isinstance(model, NGramAgent):
-            scalars, curves, steps, samples = self._ngram(model, tok, parts, budget, ctx)
+            scalars, curves, steps, samples = ngram_trial(model, tok, parts, budget, ctx)
         else:
             scalars, curves, steps, samples = self._neural(model, tok, parts, budget, ctx)
         scalars["test_perplexity"] = math.exp(scalars["test_nats_per_char"])
@@ -275,41 +320,6 @@ class CharLMWorkload(Workload):
         res = trial_result(scalars, curves, steps)
         res.info = {"samples": {f"{t:g}": s for t, s in samples.items()}, "corpus": env.corpus}
         return res
-
-    @staticmethod
-    def _ngram(model: NGramAgent, tok, parts: CorpusSplit, budget: CharLMBudget, ctx):
-        t0 = time.process_time()
-        V = tok.vocab_size
-        curves: dict[str, np.ndarray] = {}
-        steps: dict[str, np.ndarray] = {}
-        if model.order is None:
-            sel = select_order(
-                parts.train,
-                parts.val,
-                V,
-                orders=range(1, budget.max_order + 1),
-                method=model.method,
-            )
-            lm, order = sel.model, sel.best_order
-            curves["val_nats_by_order"] = np.array(list(sel.nats_per_token.values()))
-            steps["val_nats_by_order"] = np.array(list(sel.nats_per_token))
-        else:
-            lm, order = NGramLM(model.order, model.method).fit(parts.train, V), model.order
-        scalars = {
-            "val_nats_per_char": lm.nats_per_token(parts.val, history=parts.train),
-            "test_nats_per_char": lm.nats_per_token(parts.test, history=parts.val),
-            "order": float(order),
-            "train_cpu_s": time.process_time() - t0,
-        }
-        rng = ctx.rng()
-        samples = {}
-        for t in budget.temperatures:
-            out = list(parts.test[:1])
-            for _ in range(budget.sample_chars):
-                p = lm.next_token_probs(out) ** (1.0 / t)
-                out.append(int(rng.choice(p.size, p=p / p.sum())))
-            samples[t] = tok.decode(out)
-        return scalars, curves, steps, samples
 
     @staticmethod
     def _neural(model: NeuralLM, tok, parts: CorpusSplit, budget: CharLMBudget, ctx):

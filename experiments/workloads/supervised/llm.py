@@ -21,13 +21,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from qmml.experiments.spec import ExperimentSpec, SpecError
 from qmml.experiments.workload import (
     PlotContext,
     ResolvedAgent,
-    StrictModel,
     TrialContext,
     TrialResult,
     Workload,
@@ -38,16 +37,18 @@ from qmml.experiments.workloads.supervised import llm_report as rep
 from qmml.experiments.workloads.supervised.common import trial_result
 from qmml.experiments.workloads.supervised.language import (
     CorpusSection,
+    LMBudgetSection,
     NGramAgent,
     ngram,
+    ngram_trial,
     unigram,
 )
-from qmml.supervised.text import CharTokenizer, NGramLM, contiguous_split, load_corpus, select_order
+from qmml.supervised.text import CharTokenizer, contiguous_split, load_corpus
 
 __all__ = ["GPTAgent", "PretrainBudget", "PretrainWorkload"]
 
 
-class PretrainBudget(StrictModel):
+class PretrainBudget(LMBudgetSection):
     """``budget``: the same for every GPT (iterations, never wall time).
 
     Attributes:
@@ -60,21 +61,9 @@ class PretrainBudget(StrictModel):
     """
 
     steps: int = Field(default=1500, ge=1)
-    eval_every: int = Field(default=250, ge=1)
-    batch_size: int = Field(default=32, ge=1)
     block_size: int = Field(default=128, ge=2)
     bpe_vocab: int = Field(default=512, ge=257)
-    max_order: int = Field(default=8, ge=1, le=8)
-    temperatures: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5], min_length=1)
-    sample_chars: int = Field(default=300, ge=1)
     val_windows: int = Field(default=32, ge=1)
-
-    @field_validator("temperatures")
-    @classmethod
-    def _positive(cls, v: list[float]) -> list[float]:
-        if any(not t > 0 for t in v):
-            raise ValueError(f"temperatures must be > 0, got {v}")
-        return v
 
 
 @dataclass(frozen=True)
@@ -249,34 +238,7 @@ class PretrainWorkload(Workload):
 
 
 def _ngram(model: NGramAgent, blocks: Blocks, budget: PretrainBudget, ctx: TrialContext):
-    t0 = time.process_time()
-    parts, V = blocks.ids, blocks.chars.vocab_size
-    curves: dict[str, np.ndarray] = {}
-    steps: dict[str, np.ndarray] = {}
-    if model.order is None:
-        sel = select_order(
-            parts.train, parts.val, V, orders=range(1, budget.max_order + 1), method=model.method
-        )
-        lm, order = sel.model, sel.best_order
-        curves["val_nats_by_order"] = np.array(list(sel.nats_per_token.values()))
-        steps["val_nats_by_order"] = np.array(list(sel.nats_per_token))
-    else:
-        lm, order = NGramLM(model.order, model.method).fit(parts.train, V), model.order
-    scalars = {
-        "val_nats_per_char": lm.nats_per_token(parts.val, history=parts.train),
-        "test_nats_per_char": lm.nats_per_token(parts.test, history=parts.val),
-        "order": float(order),
-        "train_cpu_s": time.process_time() - t0,
-    }
-    rng = ctx.rng()
-    samples = {}
-    for t in budget.temperatures:
-        out = list(parts.test[:1])
-        for _ in range(budget.sample_chars):
-            p = lm.next_token_probs(out) ** (1.0 / t)
-            out.append(int(rng.choice(p.size, p=p / p.sum())))
-        samples[t] = blocks.chars.decode(out)
-    return scalars, curves, steps, samples
+    return ngram_trial(model, blocks.chars, blocks.ids, budget, ctx)
 
 
 def _gpt(model: GPTAgent, env: CorpusSection, blocks: Blocks, budget: PretrainBudget, ctx):
