@@ -28,6 +28,9 @@ BUILTIN: dict[str, str] = {
     "llm-finetune": "qmml.experiments.workloads.supervised.llm_finetune",
     "llm-prompting": "qmml.experiments.workloads.supervised.llm_prompting",
     "lstm-forecast": "qmml.experiments.workloads.supervised.forecasting",
+    "cnn-mnist": "qmml.experiments.workloads.supervised.vision",
+    "cnn-augmentation": "qmml.experiments.workloads.supervised.vision_augment",
+    "cnn-transfer": "qmml.experiments.workloads.supervised.vision_transfer",
 }
 
 
