@@ -11,14 +11,13 @@ checkpoints, the best and the final model are written there.
 
 Importing this module loads neither torch nor stable-baselines3: they load when a model is
 built (:func:`algos`), so a report never pays for them. The factories a spec names are in
-:mod:`qmml.agents.sb3`.
+:mod:`qmml.agents.sb3`; the saved files and the pickle trust check of :meth:`SB3Agent.save`
+and :meth:`SB3Agent.load` are in :mod:`qmml.agents.sb3_io`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from qmml.agents.sb3_io import save_files, trusted_settings
 from qmml.agents.sb3_training import as_monitored_vec, callback_classes
 
 if TYPE_CHECKING:
@@ -336,15 +336,10 @@ class SB3Agent:
             raise RuntimeError("call learn() or SB3Agent.load() before predict()")
         return self.model_
 
-    # -- persistence ----------------------------------------------------------------------------
+    # -- persistence (sb3_io: the files and the pickle trust check) ---------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model to ``<path>.zip`` and the adapter settings to ``<path>.json``."""
-        path = Path(path).with_suffix("")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fitted().save(str(path))
-        path.with_suffix(".json").write_text(json.dumps(self.get_params(), indent=1))
-        _WRITTEN[str(path.with_suffix(".zip").resolve())] = _digest(path.with_suffix(".zip"))
-        return path.with_suffix(".zip")
+        return save_files(self._fitted(), self.get_params(), path)
 
     @classmethod
     def load(cls, path: str | Path, *, trust_pickle: bool = False) -> SB3Agent:
@@ -364,31 +359,10 @@ class SB3Agent:
             FileNotFoundError: no settings file beside the model.
             PermissionError: a file this process did not write, without ``trust_pickle``.
         """
-        path = Path(path).with_suffix("")
-        settings_file = path.with_suffix(".json")
-        if not settings_file.is_file():
-            raise FileNotFoundError(f"{settings_file} not found; save with SB3Agent.save()")
-        model_file = path.with_suffix(".zip")
-        own = model_file.is_file() and _WRITTEN.get(str(model_file.resolve())) == _digest(
-            model_file
-        )
-        if not (trust_pickle or own):
-            raise PermissionError(
-                f"{model_file}: an SB3 model file holds pickled Python that runs when loaded; "
-                "load it only if you trust its source, with SB3Agent.load(path, "
-                "trust_pickle=True)"
-            )
-        agent = cls(**json.loads(settings_file.read_text()))
+        settings, path = trusted_settings(path, trust_pickle=trust_pickle)
+        agent = cls(**settings)
         agent.model_ = algos()[agent.algo].load(str(path), device=agent.device)
         return agent
-
-
-# sha256 of the model files this process saved: those load without trust_pickle
-_WRITTEN: dict[str, str] = {}
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _layout_of(env: gym.Env | VecEnv) -> Any:
