@@ -255,6 +255,9 @@ def build_report(run_dir: str | Path) -> Path:
         )
     if meta.get("status") == "interrupted":
         notes.append("This run was interrupted: re-run the same command to finish it.")
+    prov = [(str(k), str(v)) for k, v in meta.get("provenance") or []]
+    if prov:
+        notes.insert(0, "Data: " + "; ".join(v for _, v in prov) + ".")
     notes += workload.notes(ctx)
     rows = [
         ("experiment", f"{spec.name} ({spec.kind})"),
@@ -264,6 +267,7 @@ def build_report(run_dir: str | Path) -> Path:
         ("started", str(meta.get("started"))),
         ("git commit", str(meta.get("git_commit"))),
         ("status", str(meta.get("status"))),
+        *prov,
     ]
     return render(
         ctx,

@@ -234,6 +234,14 @@ _EXECUTORS: dict[str, Callable[..., Generator[tuple[str, TrialFiles | str, float
 }
 
 
+def _provenance(spec: ExperimentSpec) -> list[list[str]]:
+    """The workload's account of its data; a failure to describe it never stops a run."""
+    try:
+        return [[str(k), str(v)] for k, v in get_workload(spec.kind).provenance(spec)]
+    except Exception as err:
+        return [["data", f"could not be described ({type(err).__name__}: {err})"]]
+
+
 def run_dir_for(spec: ExperimentSpec, out: str | Path) -> RunDir:
     """Where a spec's results go: ``<out>/<name>/<spec hash>``, so the same command resumes."""
     return RunDir(Path(out) / spec.name / spec_hash(spec))
@@ -317,6 +325,7 @@ def _run(
             }
             for t in trials
         ],
+        "provenance": _provenance(spec),
         **environment_meta(),
     }
     run.write_meta(meta)

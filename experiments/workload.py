@@ -164,6 +164,11 @@ class Workload:
         comparison with the baselines. Claim a difference only where its interval excludes 0."""
         return []
 
+    def provenance(self, spec: ExperimentSpec) -> list[tuple[str, str]]:
+        """Where the run's data comes from (a bundled file and its hash, a CSV's path and
+        hash, a download's date): kept in ``meta.json`` and shown in the report."""
+        return []
+
     def baselines(self, ctx: PlotContext) -> list[str]:
         """Agents (names or groups) every other agent is compared with, besides the spec's
         ``report.baselines``."""

@@ -41,7 +41,7 @@ from qmml.experiments.workload import (
     Workload,
     register,
 )
-from qmml.experiments.workloads.trading.section import MarketSection
+from qmml.experiments.workloads.trading.section import MarketSection, data_provenance
 
 _BASELINES = ("equal-weight", "best-stock-hindsight")
 _NULLS = {"random": "random pickers", "random-held": "random holders"}  # agent type -> label
@@ -102,6 +102,9 @@ class BanditStocks(Workload):
                     f"env.tickers: {closes.shape[1]} stock; a bandit needs at least 2 arms "
                     "to choose between: list 2 or more tickers"
                 )
+
+    def provenance(self, spec: ExperimentSpec) -> list[tuple[str, str]]:
+        return data_provenance(StocksSection.model_validate(spec.env).data)
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext

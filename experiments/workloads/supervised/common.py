@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -156,6 +157,16 @@ class SupervisedWorkload(Workload):
     task: str = ""  # the data's task this workload needs
     reserved: tuple[str, ...] = ("random_state",)  # parameters the workload sets itself
 
+    def provenance(self, spec: ExperimentSpec) -> list[tuple[str, str]]:
+        """Each data set the agents use: the bundled file and its hash, scikit-learn's copy
+        and version, a CSV's path and hash, or "generated from the seed"."""
+        out = []
+        for a in spec.agents:
+            env = {**spec.env, **a.env}
+            name, path = str(env.get("dataset", "salary")), env.get("path")
+            out.append((f"data ({name})", _describe(name, path)))
+        return list(dict.fromkeys(out))
+
     def build(self, spec: ExperimentSpec, agent: ResolvedAgent) -> BaseEstimator:
         """The agent's unfitted model (before scaling and seeding)."""
         factory: Callable[..., BaseEstimator] = self.agent_types[agent.type]
@@ -239,3 +250,22 @@ def downsample(steps: np.ndarray, n_max: int) -> np.ndarray:
     if len(steps) <= n_max:
         return np.arange(len(steps))
     return np.unique(np.linspace(0, len(steps) - 1, n_max).round().astype(int))
+
+
+def _describe(name: str, path: Any) -> str:
+    import hashlib
+    from importlib import resources
+
+    import sklearn
+
+    def sha(f: Path) -> str:
+        return hashlib.sha256(f.read_bytes()).hexdigest()[:16]
+
+    if name == "csv" and path and Path(str(path)).is_file():
+        return f"CSV {Path(str(path)).resolve()}, sha256 {sha(Path(str(path)))}…"
+    if name == "salary":
+        f = Path(str(resources.files("qmml.supervised") / "data" / "salary.csv"))
+        return f"bundled salary.csv, sha256 {sha(f)}… (supervised/data/README.md)"
+    if name in ("sine", "spiral"):
+        return f"{name}: generated from the trial's seed"
+    return f"scikit-learn {sklearn.__version__} bundled data set '{name}'"

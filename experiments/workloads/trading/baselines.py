@@ -34,7 +34,11 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.trading import plots
-from qmml.experiments.workloads.trading.section import DEFAULT_SLIPPAGE_BPS, MarketSection
+from qmml.experiments.workloads.trading.section import (
+    DEFAULT_SLIPPAGE_BPS,
+    MarketSection,
+    data_provenance,
+)
 from qmml.experiments.workloads.trading.uncertainty import (
     over_time_findings,
     selection_note,
@@ -139,6 +143,9 @@ class TradingBaselines(Workload):
             if (key, feats) not in warm:
                 warm[key, feats] = FeatureTable.build(m, feats).first_valid
             _check_room(a, strategy, m, env, warm[key, feats])
+
+    def provenance(self, spec: ExperimentSpec) -> list[tuple[str, str]]:
+        return data_provenance(BacktestSection.model_validate(spec.env).data)
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext

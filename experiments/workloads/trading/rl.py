@@ -45,7 +45,11 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.trading import rl_report as report
-from qmml.experiments.workloads.trading.section import DEFAULT_SLIPPAGE_BPS, MarketSection
+from qmml.experiments.workloads.trading.section import (
+    DEFAULT_SLIPPAGE_BPS,
+    MarketSection,
+    data_provenance,
+)
 from qmml.experiments.workloads.trading.walk_forward import (
     FoldPath,
     check_periods,
@@ -167,6 +171,9 @@ class TradingRL(Workload):
             except DataError:
                 pass  # check_periods words it
             check_periods(cfg, a)
+
+    def provenance(self, spec: ExperimentSpec) -> list[tuple[str, str]]:
+        return data_provenance(TradingRLSection.model_validate(spec.env).data)
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext

@@ -10,6 +10,8 @@ what trading costs (``trading-baselines``, ``trading-rl`` and ``bandit-stocks``)
 from __future__ import annotations
 
 import datetime
+from importlib import resources
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -17,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from qmml.envs.market.data import DataError, parse_date
 from qmml.experiments.spec import StrictModel
 
-__all__ = ["DEFAULT_SLIPPAGE_BPS", "MarketSection"]
+__all__ = ["DEFAULT_SLIPPAGE_BPS", "MarketSection", "data_provenance"]
 
 # the old spellings of the data source, and what to write instead
 _OLD_DATA = {"bundled": "stocks20"}
@@ -86,3 +88,35 @@ class MarketSection(StrictModel):
             except DataError:
                 raise ValueError("not a date; use YYYY-MM-DD") from None
         return v
+
+
+def data_provenance(data: str) -> list[tuple[str, str]]:
+    """Where a run's market data came from, for the report: the bundled file and its SHA-256,
+    a CSV's path and SHA-256, or the Yahoo cache files and when they were downloaded."""
+    import datetime
+    import hashlib
+
+    from qmml.envs.market import sources, yahoo
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+    if data in sources.BUNDLED:
+        path = Path(str(resources.files("qmml.envs") / "data" / sources.BUNDLED[data]))
+        return [
+            ("data", f"bundled '{data}': {path.name}, sha256 {sha(path)}… (envs/data/README.md)")
+        ]
+    if data == "yahoo":
+        folder = yahoo.cache_dir()
+        rows = []
+        for name in yahoo.cached_files(folder)[:10]:
+            f = folder / f"{name}.parquet"
+            when = datetime.datetime.fromtimestamp(f.stat().st_mtime).isoformat(timespec="minutes")
+            rows.append(("data", f"Yahoo Finance download {name}, cached {when} in {folder}"))
+        return rows or [("data", f"Yahoo Finance (no cached download yet in {folder})")]
+    if data == "synthetic":
+        return [("data", "synthetic prices drawn from the trial's seed")]
+    path = Path(data)
+    if path.is_file():
+        return [("data", f"CSV {path.resolve()}, sha256 {sha(path)}…")]
+    return [("data", data)]
