@@ -7,7 +7,6 @@ Ctrl-C in exit status 130 with every finished trial kept (re-run the same comman
 from __future__ import annotations
 
 import argparse
-import difflib
 import errno
 import os
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qmml.experiments.overrides import apply_overrides, apply_quick
-from qmml.experiments.spec import ExperimentSpec, SpecError, load_spec
+from qmml.experiments.spec import ExperimentSpec, SpecError, did_you_mean, load_spec
 
 __all__ = ["builtin_experiments", "main", "resolve_spec"]
 
@@ -53,8 +52,7 @@ def resolve_spec(name_or_path: str) -> ExperimentSpec:
         return load_spec(builtins[name_or_path])
     if name_or_path.endswith((".yaml", ".yml")) or Path(name_or_path).exists():
         return load_spec(name_or_path)
-    hint = difflib.get_close_matches(name_or_path, list(builtins), n=1)
-    did = f"; did you mean {hint[0]!r}?" if hint else ""
+    did = did_you_mean(name_or_path, builtins)
     raise SpecError(
         f"unknown experiment {name_or_path!r}; built-ins: "
         f"{', '.join(sorted(builtins))} (or give a .yaml file){did}"

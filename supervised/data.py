@@ -11,7 +11,6 @@ user's CSV is read by :mod:`qmml.supervised.tabular_csv`; all three are re-expor
 
 from __future__ import annotations
 
-import difflib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from qmml.supervised.dataset import DataError, Dataset, Task
+from qmml.supervised.dataset import DataError, Dataset, Task, did_you_mean
 from qmml.supervised.tabular_csv import load_csv
 
 Scaling = Literal["none", "standard", "minmax"]
@@ -149,8 +148,7 @@ def load_dataset(name: str, **options: Any) -> Dataset:
     """
     key = name.replace("-", "_")
     if key not in DATASETS:
-        hint = difflib.get_close_matches(key, DATASETS, n=1)
-        did = f"; did you mean {hint[0]!r}?" if hint else ""
+        did = did_you_mean(key, DATASETS)
         raise DataError(
             f"unknown data set {name!r}; choose from {', '.join(DATASETS)} or "
             f"load a CSV with load_csv(path, target){did}"

@@ -5,12 +5,13 @@ and what they mean) and the one error they raise for data a user asked for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["DataError", "Dataset", "Task"]
+__all__ = ["DataError", "Dataset", "Task", "did_you_mean"]
 
 
 class DataError(ValueError):
@@ -44,3 +45,12 @@ class Dataset:
     def n_classes(self) -> int:
         """Number of distinct labels (0 for regression)."""
         return 0 if self.task == "regression" else len(np.unique(self.y))
+
+
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""`` (the supervised
+    layer's one helper: it cannot import the experiments' or the environments')."""
+    import difflib
+
+    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else ""

@@ -9,10 +9,10 @@ property test checks. The backtest (``qmml.envs``) applies them; this module nev
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from qmml.supervised.dataset import did_you_mean
 
 __all__ = ["RULES", "forecast_positions"]
 
@@ -70,8 +70,7 @@ def forecast_positions(
         ValueError: unknown rule, a window longer than the series, missing returns.
     """
     if rule not in RULES:
-        close = difflib.get_close_matches(str(rule), RULES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(rule, RULES)
         raise ValueError(f"unknown rule {rule!r}: choose one of {RULES}{hint}")
     f = np.asarray(forecast, dtype=np.float64)
     if f.ndim != 1 or f.size == 0:

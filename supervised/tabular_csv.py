@@ -6,7 +6,6 @@ feature columns, one-hot encoding, missing values and telling labels from a regr
 
 from __future__ import annotations
 
-import difflib
 import zlib
 from pathlib import Path
 from typing import Literal
@@ -14,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from qmml.supervised.dataset import DataError, Dataset
+from qmml.supervised.dataset import DataError, Dataset, did_you_mean
 
 __all__ = ["load_csv"]
 
@@ -58,14 +57,14 @@ def load_csv(
     if target not in cols:
         raise DataError(
             f"{p}: target column {target!r} not found; columns are {', '.join(cols)}"
-            + _did_you_mean(target, cols)
+            + did_you_mean(target, cols)
         )
     for what, names in (("features", features), ("drop", drop)):
         for c in names or []:
             if c not in cols:
                 raise DataError(
                     f"{p}: {what} column {c!r} not found; columns are {', '.join(cols)}"
-                    + _did_you_mean(c, cols)
+                    + did_you_mean(c, cols)
                 )
             if c == target:
                 raise DataError(f"{p}: {what} lists the target {target!r}; remove it there")
@@ -124,11 +123,6 @@ def load_csv(
         task,
         p.stem,
     )
-
-
-def _did_you_mean(value: str, choices: list[str]) -> str:
-    hint = difflib.get_close_matches(value, choices, n=1)
-    return f"; did you mean {hint[0]!r}?" if hint else ""
 
 
 def _read_table(p: Path) -> pd.DataFrame:

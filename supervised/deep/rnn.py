@@ -17,13 +17,14 @@ No module here draws from torch's global generator: weights come from ``CharLMCo
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from qmml.supervised.dataset import did_you_mean
 
 __all__ = [
     "CELLS",
@@ -210,8 +211,7 @@ class CharLMConfig:
         for name, allowed in (("cell", CELLS), ("backend", BACKENDS)):
             value = getattr(self, name)
             if value not in allowed:
-                close = difflib.get_close_matches(str(value), allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(value, allowed)
                 raise ValueError(f"unknown {name} {value!r}: choose one of {allowed}{hint}")
         if self.backend == "scratch" and self.cell == "gru":
             raise ValueError(

@@ -14,13 +14,14 @@ each block only.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from qmml.supervised.dataset import did_you_mean
 
 __all__ = [
     "CORPORA",
@@ -60,8 +61,7 @@ def load_corpus(name: str, *, lowercase: bool = False) -> str:
         lowercase: lower-case the text (smaller vocabulary).
     """
     if name not in CORPORA:
-        close = difflib.get_close_matches(name, list(CORPORA), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, CORPORA)
         raise ValueError(f"unknown corpus {name!r}: choose one of {sorted(CORPORA)}{hint}")
     path = Path(str(resources.files("qmml.supervised") / "data" / CORPORA[name]))
     text = path.read_text(encoding="utf-8")  # universal newlines: CRLF -> \n

@@ -144,7 +144,8 @@ def test_missing_data_file():
 
 
 def test_date_range_outside_data():
-    with pytest.raises(SpecError, match=r"outside the data 'stocks20' \(1990-01-02\.\.2022-12-28\)"):
+    data = r"outside the data 'stocks20' \(1990-01-02\.\.2022-12-28\)"
+    with pytest.raises(SpecError, match=data):
         _plan({**STOCKS, "env": {"start": "2030-01-01", "end": "2031-01-01"}})
 
 

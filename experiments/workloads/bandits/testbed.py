@@ -20,7 +20,7 @@ from qmml.experiments.workload import (
 )
 
 
-class TestbedEnv(StrictModel):
+class TestbedSection(StrictModel):
     """The ``env`` section: the bandit problems each trial draws."""
 
     arms: Literal["gaussian", "bernoulli"] = "gaussian"
@@ -32,7 +32,7 @@ class TestbedEnv(StrictModel):
     equal_start: bool = False
 
 
-class TestbedBudget(StrictModel):
+class TestbedBudgetSection(StrictModel):
     """The ``budget`` section: steps per run and independent runs per trial."""
 
     steps: int = Field(default=1000, ge=1, le=10_000_000)
@@ -51,8 +51,8 @@ class BanditTestbed(Workload):
     name = "bandit-testbed"
     description = "k-armed bandit testbed (Sutton & Barto ch. 2), batched over many runs"
     agent_types = dict(AGENTS)
-    Env = TestbedEnv
-    Budget = TestbedBudget
+    Env = TestbedSection
+    Budget = TestbedBudgetSection
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext

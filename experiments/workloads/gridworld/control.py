@@ -36,7 +36,7 @@ from qmml.experiments.workload import (
 from qmml.experiments.workloads.gridworld.plots import PLOTS
 from qmml.experiments.workloads.gridworld.problems import (
     Problem,
-    ProblemEnv,
+    ProblemSection,
     build_problem,
     dirs_bitmask,
     layout_curves,
@@ -44,13 +44,13 @@ from qmml.experiments.workloads.gridworld.problems import (
 )
 
 
-class ControlEnv(ProblemEnv):
-    """The ``env`` section: the problem (see ProblemEnv), γ, and the episode time limit."""
+class ControlSection(ProblemSection):
+    """The ``env`` section: the problem (see ProblemSection), γ, and the episode time limit."""
 
     max_episode_steps: int = Field(default=10_000, ge=1)
 
 
-class ControlBudget(StrictModel):
+class ControlBudgetSection(StrictModel):
     """The ``budget`` section: episodes per trial, the evaluation period and the share of the
     last episodes that ``final_return`` averages."""
 
@@ -65,8 +65,8 @@ class GridworldControl(Workload):
     name = "gridworld-control"
     description = "Q-learning, SARSA, Expected SARSA against the DP optimum (S&B ch. 6)"
     agent_types = dict(TABULAR_AGENTS)
-    Env = ControlEnv
-    Budget = ControlBudget
+    Env = ControlSection
+    Budget = ControlBudgetSection
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         for a in agents:
@@ -76,7 +76,7 @@ class GridworldControl(Workload):
                         f"agents.{a.group}.params.{key}: set by {owner}; remove it "
                         "from the agent's params"
                     )
-            cfg: ControlEnv = self.env_config(spec, a)
+            cfg: ControlSection = self.env_config(spec, a)
             if cfg.problem == "gambler":
                 raise SpecError(
                     "env.problem: 'gambler' has no Gymnasium env to learn on; use "
@@ -92,8 +92,8 @@ class GridworldControl(Workload):
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
-        cfg: ControlEnv = self.env_config(spec, agent)
-        budget: ControlBudget = self.budget_config(spec)
+        cfg: ControlSection = self.env_config(spec, agent)
+        budget: ControlBudgetSection = self.budget_config(spec)
         maze_seed, agent_seed = ctx.seeds(2)
         problem = build_problem(cfg, maze_seed)
         mdp, g = problem.mdp, cfg.gamma
@@ -149,7 +149,7 @@ def _result(
     v_star: np.ndarray,
     opt: float,
     checks: dict[str, list[float]],
-    budget: ControlBudget,
+    budget: ControlBudgetSection,
     wall: float,
 ) -> TrialResult:
     returns = learner.episode_returns_

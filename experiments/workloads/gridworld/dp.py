@@ -42,7 +42,7 @@ from qmml.experiments.workload import (
 )
 from qmml.experiments.workloads.gridworld.plots import PLOTS
 from qmml.experiments.workloads.gridworld.problems import (
-    ProblemEnv,
+    ProblemSection,
     build_problem,
     dirs_bitmask,
     layout_curves,
@@ -74,7 +74,7 @@ class PolicyEvaluationParams(StrictModel):
     max_sweeps: int = Field(default=100_000, ge=1)
 
 
-class DPBudget(StrictModel):
+class DPBudgetSection(StrictModel):
     """The ``budget`` section: sweeps after which to store a copy of the values."""
 
     snapshots: list[int] = Field(default_factory=lambda: [1, 2, 3, 10, 32])
@@ -90,12 +90,12 @@ class GridworldDP(Workload):
         "policy-iteration": PolicyIterationParams,
         "policy-evaluation": PolicyEvaluationParams,
     }
-    Env = ProblemEnv
-    Budget = DPBudget
+    Env = ProblemSection
+    Budget = DPBudgetSection
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
         for a in agents:  # surface map, id and gamma=1 errors before anything runs
-            cfg: ProblemEnv = self.env_config(spec, a)
+            cfg: ProblemSection = self.env_config(spec, a)
             mdp = build_problem(cfg).mdp
             if cfg.gamma < 1.0:
                 continue
@@ -110,8 +110,8 @@ class GridworldDP(Workload):
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
-        cfg: ProblemEnv = self.env_config(spec, agent)
-        budget: DPBudget = self.budget_config(spec)
+        cfg: ProblemSection = self.env_config(spec, agent)
+        budget: DPBudgetSection = self.budget_config(spec)
         (maze_seed,) = ctx.seeds(1)
         problem = build_problem(cfg, maze_seed)
         mdp, g = problem.mdp, cfg.gamma

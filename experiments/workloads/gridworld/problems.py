@@ -24,7 +24,7 @@ from qmml.experiments.workload import StrictModel
 
 __all__ = [
     "Problem",
-    "ProblemEnv",
+    "ProblemSection",
     "build_problem",
     "dirs_bitmask",
     "layout_curves",
@@ -35,7 +35,7 @@ __all__ = [
 _GYM_DIRS = {"FrozenLake": np.array([0, 1, 2, 3]), "CliffWalking": np.array([3, 2, 1, 0])}
 
 
-class ProblemEnv(StrictModel):
+class ProblemSection(StrictModel):
     """The ``env`` section shared by ``gridworld-dp`` and ``gridworld-control``.
 
     ``problem`` picks the MDP: ``gridworld`` (``map`` is a built-in name — 5x5, 4x4, cliff,
@@ -82,7 +82,7 @@ class Problem:
     dirs: np.ndarray | None
 
 
-def _maze_seed(cfg: ProblemEnv, seed: np.random.SeedSequence | None) -> int:
+def _maze_seed(cfg: ProblemSection, seed: np.random.SeedSequence | None) -> int:
     if cfg.maze_seed is not None:
         return cfg.maze_seed
     if seed is None:
@@ -90,7 +90,7 @@ def _maze_seed(cfg: ProblemEnv, seed: np.random.SeedSequence | None) -> int:
     return int(np.random.default_rng(seed).integers(2**31 - 1))
 
 
-def build_problem(cfg: ProblemEnv, seed: np.random.SeedSequence | None = None) -> Problem:
+def build_problem(cfg: ProblemSection, seed: np.random.SeedSequence | None = None) -> Problem:
     """Build the problem of an ``env`` section; a maze without ``maze_seed`` draws its layout
     from ``seed`` (every agent of a seed index sees the same maze).
 
@@ -135,7 +135,7 @@ def build_problem(cfg: ProblemEnv, seed: np.random.SeedSequence | None = None) -
         raise SpecError(f"env: {err}") from None
 
 
-def _gym_problem(cfg: ProblemEnv) -> Problem:
+def _gym_problem(cfg: ProblemSection) -> Problem:
     try:
         env = gym.make(cfg.gym_id, **cfg.gym_kwargs)
     except Exception as err:  # gym raises its own error types for unknown ids and kwargs

@@ -32,7 +32,7 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.supervised.common import (
-    DataEnv,
+    DataSection,
     Fitted,
     SupervisedWorkload,
     trial_result,
@@ -82,8 +82,8 @@ def svm(
     )
 
 
-class ClassificationEnv(DataEnv):
-    """``env``: the data (see :class:`DataEnv`); ``boundary_grid`` points per axis of the
+class ClassificationSection(DataSection):
+    """``env``: the data (see :class:`DataSection`); ``boundary_grid`` points per axis of the
     decision-region grid stored for 2-D data (0: none)."""
 
     dataset: str = "breast_cancer"
@@ -149,7 +149,7 @@ class Classification(SupervisedWorkload):
         "random-forest": RandomForestClassifier,
         "svm": svm,
     }
-    Env = ClassificationEnv
+    Env = ClassificationSection
     task = "classification"
 
     def run_trial(

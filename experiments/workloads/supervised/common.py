@@ -30,7 +30,7 @@ from qmml.experiments.workload import (
 from qmml.supervised.data import DataError, Dataset, load_csv, load_dataset, scaled, split
 
 __all__ = [
-    "DataEnv",
+    "DataSection",
     "Fitted",
     "SupervisedWorkload",
     "downsample",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-class DataEnv(StrictModel):
+class DataSection(StrictModel):
     """The ``env`` section of a supervised experiment: which data and how it is prepared.
 
     Attributes:
@@ -77,7 +77,7 @@ class DataEnv(StrictModel):
     scaling: Literal["none", "standard", "minmax"] = "standard"
 
 
-def load_env_data(env: DataEnv) -> Dataset:
+def load_env_data(env: DataSection) -> Dataset:
     """The data set an ``env`` section names.
 
     Raises:
@@ -107,7 +107,7 @@ def load_env_data(env: DataEnv) -> Dataset:
     return load_dataset(env.dataset, **env.data_options)
 
 
-def _check_impute(env: DataEnv) -> None:
+def _check_impute(env: DataSection) -> None:
     if env.impute == "constant" and env.fill_value is None:
         raise DataError("env: impute: constant needs fill_value (a number), e.g. fill_value: 0")
     if env.fill_value is not None and env.impute != "constant":
@@ -153,7 +153,7 @@ class Fitted:
 class SupervisedWorkload(Workload):
     """Base of the supervised workloads: data checks in :meth:`check`, one fit per trial."""
 
-    Env = DataEnv
+    Env = DataSection
     task: str = ""  # the data's task this workload needs
     reserved: tuple[str, ...] = ("random_state",)  # parameters the workload sets itself
 

@@ -23,7 +23,7 @@ from qmml.supervised import forecast_stats as fs
 
 if TYPE_CHECKING:  # forecasting imports this module: its types for annotations only
     from qmml.experiments.workloads.supervised.forecasting import (
-        ForecastBudget,
+        ForecastBudgetSection,
         ForecastSection,
         Model,
     )
@@ -44,7 +44,7 @@ def folds_for(env: ForecastSection, market: Market) -> list[Fold]:
 
 
 def _fit_predict(
-    model: Model, d: FoldData, budget: ForecastBudget, seed: int, threads: int
+    model: Model, d: FoldData, budget: ForecastBudgetSection, seed: int, threads: int
 ) -> tuple[list[np.ndarray], dict[str, float], dict[str, np.ndarray]]:
     """Standardised predictions of a learned model for [x_eval, x_trade] of each ticker."""
     from qmml.supervised.lagged import fit_gbt, fit_ridge
@@ -103,7 +103,7 @@ def _baseline(kind: str, close: np.ndarray, d: FoldData, origins: np.ndarray, h:
 def forecasts(
     model: Model,
     env: ForecastSection,
-    budget: ForecastBudget,
+    budget: ForecastBudgetSection,
     market: Market,
     seed: int,
     threads: int = 1,

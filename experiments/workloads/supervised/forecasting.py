@@ -46,7 +46,7 @@ from qmml.experiments.workloads.supervised.forecast_data import LEAKS
 from qmml.experiments.workloads.supervised.forecast_fit import evaluate, folds_for, forecasts
 from qmml.experiments.workloads.trading.section import MarketSection
 
-__all__ = ["ForecastBudget", "ForecastSection", "LstmForecast", "Model", "evaluate"]
+__all__ = ["ForecastBudgetSection", "ForecastSection", "LstmForecast", "Model", "evaluate"]
 
 
 class ForecastSection(MarketSection):
@@ -88,7 +88,7 @@ class ForecastSection(MarketSection):
         return frozenset(LEAKS) if self.leaky else frozenset(self.leaks)
 
 
-class ForecastBudget(StrictModel):
+class ForecastBudgetSection(StrictModel):
     """``budget``: optimiser steps per fold of every network, and how often to validate."""
 
     steps: int = Field(default=600, ge=1)
@@ -191,7 +191,7 @@ class LstmForecast(Workload):
         "lstm": _net("lstm"),
         "gru": _net("gru"),
     }
-    Env, Budget = ForecastSection, ForecastBudget
+    Env, Budget = ForecastSection, ForecastBudgetSection
     plots = fr.PLOTS
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
@@ -218,7 +218,7 @@ class LstmForecast(Workload):
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env: ForecastSection = self.env_config(spec, agent)
-        budget: ForecastBudget = self.budget_config(spec)
+        budget: ForecastBudgetSection = self.budget_config(spec)
         model: Model = self.agent_types[agent.type](**agent.params)
         market = market_of(env)
         from threadpoolctl import threadpool_limits  # sklearn's OpenMP trees: pinned too

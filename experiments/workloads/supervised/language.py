@@ -45,7 +45,13 @@ from qmml.supervised.text import (
     select_order,
 )
 
-__all__ = ["CharLMBudget", "CharLMWorkload", "CorpusSection", "hidden_for_budget", "n_params"]
+__all__ = [
+    "CharLMBudgetSection",
+    "CharLMWorkload",
+    "CorpusSection",
+    "hidden_for_budget",
+    "n_params",
+]
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -96,7 +102,7 @@ class LMBudgetSection(StrictModel):
         return v
 
 
-class CharLMBudget(LMBudgetSection):
+class CharLMBudgetSection(LMBudgetSection):
     """``budget``: the same for every network, so the comparison is fair.
 
     Attributes:
@@ -282,11 +288,11 @@ class CharLMWorkload(Workload):
         "unigram": unigram,
         "ngram": ngram,
     }
-    Env, Budget = CorpusSection, CharLMBudget
+    Env, Budget = CorpusSection, CharLMBudgetSection
     plots = rep.PLOTS
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
-        budget: CharLMBudget = self.budget_config(spec)
+        budget: CharLMBudgetSection = self.budget_config(spec)
         for a in agents:
             env = self.env_config(spec, a)
             try:
@@ -306,7 +312,7 @@ class CharLMWorkload(Workload):
     ) -> TrialResult:
         t0 = time.process_time()
         env: CorpusSection = self.env_config(spec, agent)
-        budget: CharLMBudget = self.budget_config(spec)
+        budget: CharLMBudgetSection = self.budget_config(spec)
         model = self.agent_types[agent.type](**agent.params)
         tok, parts = _corpus(env)
         if isinstance(model, NGramAgent):
@@ -322,7 +328,7 @@ class CharLMWorkload(Workload):
         return res
 
     @staticmethod
-    def _neural(model: NeuralLM, tok, parts: CorpusSplit, budget: CharLMBudget, ctx):
+    def _neural(model: NeuralLM, tok, parts: CorpusSplit, budget: CharLMBudgetSection, ctx):
         import torch
 
         from qmml.supervised.deep.char_lm import LMDataConfig, nats_per_token, train_char_lm

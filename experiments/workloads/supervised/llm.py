@@ -45,10 +45,10 @@ from qmml.experiments.workloads.supervised.language import (
 )
 from qmml.supervised.text import CharTokenizer, contiguous_split, load_corpus
 
-__all__ = ["GPTAgent", "PretrainBudget", "PretrainWorkload"]
+__all__ = ["GPTAgent", "PretrainBudgetSection", "PretrainWorkload"]
 
 
-class PretrainBudget(LMBudgetSection):
+class PretrainBudgetSection(LMBudgetSection):
     """``budget``: the same for every GPT (iterations, never wall time).
 
     Attributes:
@@ -147,11 +147,11 @@ class PretrainWorkload(Workload):
     description = "A compact GPT pre-trained from scratch (char and BPE) vs n-grams, with scaling"
     question = "Does a small GPT trained from scratch beat the best n-gram in nats per character?"
     agent_types = {"gpt": gpt, "ngram": ngram, "unigram": unigram}
-    Env, Budget = CorpusSection, PretrainBudget
+    Env, Budget = CorpusSection, PretrainBudgetSection
     plots = rep.PLOTS
 
     def check(self, spec: ExperimentSpec, agents: list[ResolvedAgent]) -> None:
-        budget: PretrainBudget = self.budget_config(spec)
+        budget: PretrainBudgetSection = self.budget_config(spec)
         for a in agents:
             try:
                 blocks = _blocks(self.env_config(spec, a))
@@ -168,7 +168,7 @@ class PretrainWorkload(Workload):
     ) -> TrialResult:
         t0 = time.process_time()
         env: CorpusSection = self.env_config(spec, agent)
-        budget: PretrainBudget = self.budget_config(spec)
+        budget: PretrainBudgetSection = self.budget_config(spec)
         model = self.agent_types[agent.type](**agent.params)
         blocks = _blocks(env)
         if isinstance(model, NGramAgent):
@@ -189,7 +189,7 @@ class PretrainWorkload(Workload):
         return {n: self.env_config(ctx.spec, a).corpus for n, a in ctx.agents.items()}
 
     def notes(self, ctx: PlotContext) -> list[str]:
-        b: PretrainBudget = self.budget_config(ctx.spec)
+        b: PretrainBudgetSection = self.budget_config(ctx.spec)
         return [
             f"Every GPT trains {b.steps} steps of {b.batch_size} windows x {b.block_size} tokens "
             "(AdamW, cosine schedule, checkpoint chosen on validation windows). Losses are in "
@@ -237,11 +237,11 @@ class PretrainWorkload(Workload):
         return lrep.tables(ctx, self.corpus_of(ctx))
 
 
-def _ngram(model: NGramAgent, blocks: Blocks, budget: PretrainBudget, ctx: TrialContext):
+def _ngram(model: NGramAgent, blocks: Blocks, budget: PretrainBudgetSection, ctx: TrialContext):
     return ngram_trial(model, blocks.chars, blocks.ids, budget, ctx)
 
 
-def _gpt(model: GPTAgent, env: CorpusSection, blocks: Blocks, budget: PretrainBudget, ctx):
+def _gpt(model: GPTAgent, env: CorpusSection, blocks: Blocks, budget: PretrainBudgetSection, ctx):
     import torch
 
     from qmml.supervised.deep.trainer import TrainConfig

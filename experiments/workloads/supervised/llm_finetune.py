@@ -34,10 +34,10 @@ from qmml.experiments.workloads.supervised.common import trial_result
 from qmml.experiments.workloads.supervised.llm_models import TaskSection, load_base
 from qmml.supervised.llm.tasks import get_task
 
-__all__ = ["FinetuneBudget", "FinetuneWorkload", "Method"]
+__all__ = ["FinetuneBudgetSection", "FinetuneWorkload", "Method"]
 
 
-class FinetuneBudget(StrictModel):
+class FinetuneBudgetSection(StrictModel):
     """``budget``: ``steps`` optimiser steps of ``batch_size`` examples (every method)."""
 
     steps: int = Field(default=100, ge=1)
@@ -104,7 +104,7 @@ class FinetuneWorkload(Workload):
     description = "LoRA (peft) vs full fine-tuning vs zero-shot on generated chat tasks"
     question = "Does a small LoRA adapter teach the task without forgetting the control task?"
     agent_types = {"zero-shot": zero_shot, "lora": lora, "full": full}
-    Env, Budget = TaskSection, FinetuneBudget
+    Env, Budget = TaskSection, FinetuneBudgetSection
     plots = rep.PLOTS
 
     def run_trial(
@@ -127,7 +127,7 @@ class FinetuneWorkload(Workload):
         t0 = time.process_time()
         torch.set_num_threads(ctx.threads)
         env: TaskSection = self.env_config(spec, agent)
-        budget: FinetuneBudget = self.budget_config(spec)
+        budget: FinetuneBudgetSection = self.budget_config(spec)
         method: Method = self.agent_types[agent.type](**agent.params)
         data_seed, test_seed, control_seed, model_seed, train_seed = ctx.int_seeds(5, 2**31)
         task, control = get_task(env.task), get_task(env.control_task)

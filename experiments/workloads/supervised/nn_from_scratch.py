@@ -27,7 +27,11 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.supervised.classification import classifier_tables
-from qmml.experiments.workloads.supervised.common import DataEnv, SupervisedWorkload, trial_result
+from qmml.experiments.workloads.supervised.common import (
+    DataSection,
+    SupervisedWorkload,
+    trial_result,
+)
 from qmml.experiments.workloads.supervised.plots import SUPERVISED_PLOTS
 from qmml.supervised.scratch.mlp import NumpyMLPClassifier
 
@@ -111,15 +115,15 @@ def _warm_up_torch() -> None:
         _WARM.append(True)
 
 
-class NNEnv(DataEnv):
-    """``env``: the data (see :class:`DataEnv`), spiral by default; ``boundary_grid`` points
+class NNSection(DataSection):
+    """``env``: the data (see :class:`DataSection`), spiral by default; ``boundary_grid`` points
     per axis of the decision-region grid for 2-D data (0: none)."""
 
     dataset: str = "spiral"
     boundary_grid: int = Field(default=60, ge=0, le=300)
 
 
-class NNBudget(StrictModel):
+class NNBudgetSection(StrictModel):
     """``budget``: epochs every network trains for."""
 
     epochs: int = Field(default=200, ge=1, le=100_000)
@@ -138,8 +142,8 @@ class NNFromScratch(SupervisedWorkload):
         "torch-mlp": torch_mlp,
         "sklearn-mlp": sklearn_mlp,
     }
-    Env = NNEnv
-    Budget = NNBudget
+    Env = NNSection
+    Budget = NNBudgetSection
     task = "classification"
     reserved = ("random_state", "max_epochs")
 

@@ -28,7 +28,7 @@ from qmml.experiments.workload import (
     register,
 )
 from qmml.experiments.workloads.supervised.common import (
-    DataEnv,
+    DataSection,
     Fitted,
     SupervisedWorkload,
     downsample,
@@ -85,8 +85,8 @@ def sklearn_linear(alpha: float = 0.0) -> BaseEstimator:
     return Ridge(alpha=alpha) if alpha > 0 else SklearnLinearRegression()
 
 
-class RegressionEnv(DataEnv):
-    """``env``: the data (see :class:`DataEnv`) and which diagnostics a trial records.
+class RegressionSection(DataSection):
+    """``env``: the data (see :class:`DataSection`) and which diagnostics a trial records.
 
     Attributes:
         learning_curve: record k-fold learning curves on the training split.
@@ -100,7 +100,7 @@ class RegressionEnv(DataEnv):
     surface_grid: int = Field(default=40, ge=0, le=200)
 
 
-class RegressionBudget(StrictModel):
+class RegressionBudgetSection(StrictModel):
     """``budget``: ``cv_folds`` for the k-fold ``cv_rmse`` and learning curves (0: off)."""
 
     cv_folds: int = Field(default=5, ge=0, le=20)
@@ -131,8 +131,8 @@ class Regression(SupervisedWorkload):
         "polynomial": polynomial,
         "sklearn-linear": sklearn_linear,
     }
-    Env = RegressionEnv
-    Budget = RegressionBudget
+    Env = RegressionSection
+    Budget = RegressionBudgetSection
     task = "regression"
 
     def run_trial(

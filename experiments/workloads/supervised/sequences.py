@@ -104,7 +104,7 @@ class SeriesSection(StrictModel):
         return round(val_end * (1 - self.val_fraction)), val_end, self.n_steps
 
 
-class SequenceBudget(StrictModel):
+class SequenceBudgetSection(StrictModel):
     """``budget``: optimiser steps of every network, and how often to validate."""
 
     steps: int = Field(default=1500, ge=1)
@@ -235,14 +235,14 @@ class SequenceBasics(Workload):
         "rnn": _net("rnn"),
         "lstm": _net("lstm"),
     }
-    Env, Budget = SeriesSection, SequenceBudget
+    Env, Budget = SeriesSection, SequenceBudgetSection
     plots = SEQUENCE_PLOTS
 
     def run_trial(
         self, spec: ExperimentSpec, agent: ResolvedAgent, ctx: TrialContext
     ) -> TrialResult:
         env: SeriesSection = self.env_config(spec, agent)
-        budget: SequenceBudget = self.budget_config(spec)
+        budget: SequenceBudgetSection = self.budget_config(spec)
         model = self.agent_types[agent.type](**agent.params)
         data_seed, model_seed = ctx.seeds(2)  # data seed: shared by a seed's agents
         x, s = make_series(env, data_seed)

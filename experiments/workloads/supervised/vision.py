@@ -53,7 +53,7 @@ __all__ = [
     "AUGMENTS",
     "CNNAgent",
     "ImageSection",
-    "VisionBudget",
+    "VisionBudgetSection",
     "VisionWorkload",
     "augment_config",
     "load_images",
@@ -89,7 +89,7 @@ class ImageSection(StrictModel):
         return self
 
 
-class VisionBudget(StrictModel):
+class VisionBudgetSection(StrictModel):
     """``budget``: the same for every model.
 
     Attributes:
@@ -209,7 +209,7 @@ class VisionWorkload(Workload):
     name = "cnn-mnist"
     description = "Lecture CNN vs LeNet-5 vs VGG vs ResNet vs NumPy MLP vs pixel logistic (MNIST)"
     agent_types = {**{m: _cnn(m) for m in CNN_MODELS}, "mlp": mlp, "logistic": logistic}
-    Env, Budget = ImageSection, VisionBudget
+    Env, Budget = ImageSection, VisionBudgetSection
     plots = vp.PLOTS
     question = "Which architecture classifies held-out MNIST digits best, and at what cost?"
 
@@ -231,7 +231,7 @@ class VisionWorkload(Workload):
     ) -> TrialResult:
         t0 = time.process_time()
         env: ImageSection = self.env_config(spec, agent)
-        budget: VisionBudget = self.budget_config(spec)
+        budget: VisionBudgetSection = self.budget_config(spec)
         split_seed, model_seed, perturb_seed = ctx.int_seeds(3, high=2**31)
         parts = split_for(env, split_seed)
         model = self.agent_types[agent.type](**agent.params)
@@ -270,7 +270,7 @@ class VisionWorkload(Workload):
     def _cnn(
         model: CNNAgent,
         parts: ImageSplit,
-        budget: VisionBudget,
+        budget: VisionBudgetSection,
         seed: int,
         ctx: TrialContext,
         X_pert: np.ndarray | None,
@@ -322,7 +322,7 @@ class VisionWorkload(Workload):
     def _flat(
         model: FlatAgent,
         parts: ImageSplit,
-        budget: VisionBudget,
+        budget: VisionBudgetSection,
         seed: int,
         X_pert: np.ndarray | None,
     ) -> tuple[dict, dict, dict, np.ndarray, np.ndarray | None]:

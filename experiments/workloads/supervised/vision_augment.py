@@ -19,7 +19,7 @@ from qmml.experiments.verdicts import Comparison, compare
 from qmml.experiments.workload import PlotContext, ResolvedAgent, register
 from qmml.experiments.workloads.supervised.vision import (
     CNN_MODELS,
-    VisionBudget,
+    VisionBudgetSection,
     VisionWorkload,
 )
 
@@ -74,8 +74,8 @@ class AugmentationWorkload(VisionWorkload):
         "perturbed MNIST test digits?"
     )
 
-    def budget_config(self, spec: ExperimentSpec) -> VisionBudget:
-        budget: VisionBudget = super().budget_config(spec)
+    def budget_config(self, spec: ExperimentSpec) -> VisionBudgetSection:
+        budget: VisionBudgetSection = super().budget_config(spec)
         return budget.model_copy(update={"perturbed": True})
 
     def baselines(self, ctx: PlotContext) -> list[str]:

@@ -46,7 +46,7 @@ from qmml.experiments.workloads.supervised import vision_transfer_models as tm
 from qmml.experiments.workloads.supervised.common import trial_result
 from qmml.supervised.images import load_digits_images, load_mnist, split_images
 
-__all__ = ["TransferAgent", "TransferBudget", "TransferSection", "TransferWorkload"]
+__all__ = ["TransferAgent", "TransferBudgetSection", "TransferSection", "TransferWorkload"]
 
 SOURCES = ("mnist", "digit-recognizer", "imagenet")
 _WEIGHTS = {"digit-recognizer": "digit-recognizer", "imagenet": "efficientnet-lite0"}
@@ -67,7 +67,7 @@ class TransferSection(StrictModel):
     include_all: bool = True
 
 
-class TransferBudget(StrictModel):
+class TransferBudgetSection(StrictModel):
     """``budget``: pretraining and the target-task training, the same for every agent.
 
     Attributes:
@@ -159,7 +159,7 @@ _PRETRAINED: dict[str, dict[str, Any]] = {}
 
 
 def pretrained_mnist(
-    budget: TransferBudget, task: str, seed: int, threads: int, cache: Path | None
+    budget: TransferBudgetSection, task: str, seed: int, threads: int, cache: Path | None
 ) -> dict[str, Any]:
     """The MNIST-pretrained network's state, normaliser and held-out MNIST accuracy; cached
     in memory and, when ``cache`` is a folder, as ``<key>.pt`` there (same seed, same file)."""
@@ -220,7 +220,7 @@ class TransferWorkload(Workload):
     name = "cnn-transfer"
     description = "MNIST/ImageNet-pretrained CNNs on sklearn digits: scratch vs probe vs fine-tune"
     agent_types = {"scratch": scratch, "probe": probe, "finetune": finetune}
-    Env, Budget = TransferSection, TransferBudget
+    Env, Budget = TransferSection, TransferBudgetSection
     question = (
         "How many labelled digits does pretraining save: from scratch vs a linear probe vs "
         "fine-tuning, with MNIST, an external MNIST model or ImageNet as the source?"
@@ -257,7 +257,7 @@ class TransferWorkload(Workload):
         torch.set_num_threads(ctx.threads)
         t0 = time.process_time()
         env: TransferSection = self.env_config(spec, agent)
-        budget: TransferBudget = self.budget_config(spec)
+        budget: TransferBudgetSection = self.budget_config(spec)
         model: TransferAgent = self.agent_types[agent.type](**agent.params)
         split_seed, pre_seed, train_seed = ctx.int_seeds(3, high=2**31)
         X_pool, y_pool, X_test, y_test, order = _target(env, split_seed)
@@ -305,7 +305,7 @@ class TransferWorkload(Workload):
         )
 
     def notes(self, ctx: PlotContext) -> list[str]:
-        b: TransferBudget = self.budget_config(ctx.spec)
+        b: TransferBudgetSection = self.budget_config(ctx.spec)
         return [
             f"Pretraining: {b.pretrain_model} on {b.pretrain_n_train} MNIST images (at most "
             "4,100 for the held-out task's digits 0-4), "
