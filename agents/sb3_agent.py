@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from qmml.agents.sb3_io import save_files, trusted_settings
-from qmml.agents.sb3_training import as_monitored_vec, callback_classes
+from qmml.agents.sb3_training import as_monitored_vec, callback_classes, progress_callback
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -194,7 +194,12 @@ class SB3Agent:
         return kw
 
     def learn(
-        self, env: gym.Env | VecEnv, budget: int, *, eval_env: gym.Env | VecEnv | None = None
+        self,
+        env: gym.Env | VecEnv,
+        budget: int,
+        *,
+        eval_env: gym.Env | VecEnv | None = None,
+        progress: bool = False,
     ) -> SB3Agent:
         """Train a fresh model for ``budget`` environment steps.
 
@@ -202,6 +207,7 @@ class SB3Agent:
             env: training env (a VecEnv steps several copies at once; SB3 wraps a plain env).
             budget: total environment steps (summed over a VecEnv's copies).
             eval_env: validation env; when given, the best checkpoint on it is kept.
+            progress: show a bar of environment steps on stderr.
 
         Returns:
             self.
@@ -234,6 +240,8 @@ class SB3Agent:
         episode_log, validation_eval = callback_classes()
         episodes = episode_log()
         callbacks: list[Any] = [episodes]
+        if progress:
+            callbacks.append(progress_callback(budget))
         tmp = None
         evaluator = None
         if eval_env is not None:

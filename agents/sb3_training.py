@@ -15,7 +15,7 @@ import gymnasium as gym
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
 
-__all__ = ["as_monitored_vec", "callback_classes"]
+__all__ = ["as_monitored_vec", "callback_classes", "progress_callback"]
 
 
 @lru_cache(maxsize=1)
@@ -64,3 +64,22 @@ def as_monitored_vec(env: gym.Env | VecEnv) -> VecEnv:
         plain: gym.Env = env  # the narrowed type, for the closure
         vec = DummyVecEnv([lambda: plain])
     return vec if isinstance(vec, VecMonitor) else VecMonitor(vec)
+
+
+def progress_callback(total: int) -> object:
+    """A callback drawing a tqdm bar of environment steps (on stderr, removed when done)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
+
+    class _Progress(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=total, unit="step", leave=False, desc="training")
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return _Progress()

@@ -64,10 +64,13 @@ def trial_seed(spec: ExperimentSpec, seed_index: int) -> np.random.SeedSequence:
 
 
 def trial_context(
-    spec: ExperimentSpec, seed_index: int, artifacts_dir: Path | None = None
+    spec: ExperimentSpec,
+    seed_index: int,
+    artifacts_dir: Path | None = None,
+    progress: bool = False,
 ) -> TrialContext:
     """What a trial of seed index ``seed_index`` is handed (see :class:`TrialContext`)."""
-    return TrialContext.of(spec, seed_index, artifacts_dir)
+    return TrialContext.of(spec, seed_index, artifacts_dir, progress)
 
 
 def _key(agent: str, seed: int) -> str:
@@ -104,14 +107,18 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
 
 
 def _run_trial(
-    spec: ExperimentSpec, trial: Trial, artifacts: Path | None = None
+    spec: ExperimentSpec, trial: Trial, artifacts: Path | None = None, progress: bool = False
 ) -> tuple[str, TrialFiles | str, float]:
     """Run one trial and encode its files; never raises (a failure comes back as its
     traceback). Encoding here puts that work in the workers, not the parent process."""
+    from qmml.supervised.progress import show_progress
+
     t0 = time.perf_counter()
-    ctx = trial_context(spec, trial.seed_index, artifacts / trial.key if artifacts else None)
+    art = artifacts / trial.key if artifacts else None
+    ctx = trial_context(spec, trial.seed_index, art, progress)
     try:
-        result = get_workload(spec.kind).run_trial(spec, trial.agent, ctx)
+        with show_progress(progress):  # training loops inside the trial show their bars
+            result = get_workload(spec.kind).run_trial(spec, trial.agent, ctx)
         return trial.key, encode_trial(result), time.perf_counter() - t0
     except Exception:  # a failing trial must not kill the others
         return trial.key, traceback.format_exc(), time.perf_counter() - t0
@@ -151,14 +158,24 @@ def _die_with(parent: int) -> None:
 
 
 def _serial(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
+    spec: ExperimentSpec,
+    trials: list[Trial],
+    workers: int,
+    address: str | None,
+    art: Path,
+    progress: bool = False,
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
-    for t in trials:
-        yield _run_trial(spec, t, art)
+    for t in trials:  # one process: a trial's own bars can show under the run's
+        yield _run_trial(spec, t, art, progress)
 
 
 def _process(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
+    spec: ExperimentSpec,
+    trials: list[Trial],
+    workers: int,
+    address: str | None,
+    art: Path,
+    progress: bool = False,
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
     import multiprocessing as mp
 
@@ -190,7 +207,12 @@ def _process(
 
 
 def _ray(
-    spec: ExperimentSpec, trials: list[Trial], workers: int, address: str | None, art: Path
+    spec: ExperimentSpec,
+    trials: list[Trial],
+    workers: int,
+    address: str | None,
+    art: Path,
+    progress: bool = False,
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
     try:
         import ray
@@ -344,7 +366,7 @@ def _run(
     try:
         if pending:
             art = run.path.resolve() / "artifacts"  # for trial artifacts (logs, models)
-            runs = _EXECUTORS[executor](spec, pending, workers, ray_address, art)
+            runs = _EXECUTORS[executor](spec, pending, workers, ray_address, art, progress)
             with contextlib.closing(runs):  # closed on Ctrl-C too: the workers stop at once
                 for key, result, wall_s in runs:
                     if isinstance(result, str):

@@ -58,20 +58,26 @@ class TrialContext:
         artifacts_dir: where the trial may write what is not a result (TensorBoard logs,
             checkpoints): ``<run>/artifacts/<trial>`` under the runner, None outside it.
         threads: torch/BLAS threads the trial may use (float results depend on it).
+        progress: whether long work inside the trial may show a progress bar (the runner
+            says yes when trials run in its own process).
     """
 
     seed: np.random.SeedSequence
     seed_index: int = 0
     artifacts_dir: Path | None = None
     threads: int = 1
+    progress: bool = False
 
     @staticmethod
     def of(
-        spec: ExperimentSpec, seed_index: int, artifacts_dir: Path | None = None
+        spec: ExperimentSpec,
+        seed_index: int,
+        artifacts_dir: Path | None = None,
+        progress: bool = False,
     ) -> TrialContext:
         """The context of seed index ``seed_index`` of ``spec`` (what the runner builds)."""
         seed = np.random.SeedSequence(spec.seed, spawn_key=(seed_index,))
-        return TrialContext(seed, seed_index, artifacts_dir)
+        return TrialContext(seed, seed_index, artifacts_dir, progress=progress)
 
     def _fresh(self) -> np.random.SeedSequence:
         return np.random.SeedSequence(self.seed.entropy, spawn_key=self.seed.spawn_key)

@@ -48,6 +48,7 @@ from qmml.supervised.deep.train_state import (
     _unpack,
     evaluate,
 )
+from qmml.supervised.progress import progress_enabled
 
 __all__ = [
     "LossFn",
@@ -290,10 +291,10 @@ def fit(
     max_steps = config.max_steps if config.max_steps is not None else math.inf
     max_epochs = config.max_epochs if config.max_epochs is not None else math.inf
     bar = None
-    if config.progress:
+    if config.progress or progress_enabled():
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.max_steps, unit="step", leave=False)
+        bar = tqdm(total=config.max_steps, unit="step", leave=False, desc="training")
 
     rows: list[dict[str, float]] = []
     step_loss: list[torch.Tensor] = []

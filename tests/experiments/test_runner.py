@@ -74,7 +74,9 @@ def test_trials_get_their_own_artifacts_folder(tmp_path):
         agent_types = {"const": lambda value=1.0: value}
 
         def run_trial(self, spec, agent, ctx):
-            seen.append(ctx.artifacts_dir)
+            from qmml.supervised.progress import progress_enabled
+
+            seen.append((ctx.artifacts_dir, (ctx.progress, progress_enabled())))
             return TrialResult.from_arrays(scalars={"value": 1.0})
 
     register(_Probe())
@@ -87,9 +89,14 @@ def test_trials_get_their_own_artifacts_folder(tmp_path):
         }
     )
     out = run_experiment(spec, out=tmp_path, executor="serial", progress=False)
-    assert sorted(seen) == [
+    assert sorted(p for p, _ in seen) == [
         out.run_dir.path.resolve() / "artifacts" / f"a__seed{i:03d}" for i in range(2)
     ]
+    assert {flags for _, flags in seen} == {(False, False)}
+    # in-process trials may show their own bars under the run's; pool workers never do
+    seen.clear()
+    run_experiment(spec, out=tmp_path, executor="serial", progress=True, fresh=True)
+    assert {flags for _, flags in seen} == {(True, True)}
 
 
 def test_serial_equals_process_byte_for_byte(tmp_path):

@@ -74,7 +74,7 @@ class DQNCartPole(Workload):
         model = self.agent_types[agent.type](**agent.params).set_params(seed=train_seed)
         env = DummyVecEnv([lambda: gym.make(cfg.id)] * cfg.n_envs)
         env.seed(train_seed)
-        model.learn(env, budget.timesteps)
+        model.learn(env, budget.timesteps, progress=ctx.progress)
         steps, returns = model.train_timesteps_, model.train_returns_
         # greedy evaluation on its own environments (never the training ones)
         n_eval = min(10, budget.eval_episodes)

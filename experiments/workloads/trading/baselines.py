@@ -181,9 +181,9 @@ class TradingBaselines(Workload):
         ]
         if any(a.type != "random" for a in ctx.agents.values()):
             out.append(
-                "Seeds change only the random strategy: for the others the intervals over "
-                "seeds in the metrics table have zero width. The uncertainty of a backtest is "
-                "in the period it covers; see the Sharpe ratios over time below."
+                "Seeds change only the random strategy: the metrics table marks the others "
+                "deterministic. The uncertainty of a backtest is in the period it covers; see "
+                "the Sharpe ratios over time below."
             )
         note = selection_note(ctx)
         return out + ([note] if note else [])

@@ -212,6 +212,7 @@ class TradingRL(Workload):
                     val_rows,
                     train_rows,
                     fps,
+                    ctx.progress,
                 )
             else:
                 model.learn(test_env)  # strategies only read the observation layout
@@ -231,6 +232,7 @@ class TradingRL(Workload):
         val_rows: list[tuple[int, float]],
         train_rows: list[tuple[int, float]],
         fps: list[float],
+        progress: bool = False,
     ) -> np.ndarray | None:
         from qmml.envs.market.vec_env import FlatDiscrete, MarketVecEnv
 
@@ -260,7 +262,7 @@ class TradingRL(Workload):
             checkpoint_freq=budget.checkpoint_freq,
         )
         t0 = time.perf_counter()
-        model.learn(train, budget.timesteps, eval_env=val)
+        model.learn(train, budget.timesteps, eval_env=val, progress=progress)
         fps.append(model.trained_timesteps_ / (time.perf_counter() - t0))
         val_rows.extend(
             zip(model.eval_timesteps_.tolist(), model.eval_returns_.tolist(), strict=True)

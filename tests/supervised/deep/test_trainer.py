@@ -195,3 +195,14 @@ def test_fit_rejects_bad_calls():
         )
     with pytest.raises(ValueError, match="length"):
         array_batches(np.zeros(3), np.zeros(4), batch_size=2)
+
+
+def test_training_shows_a_bar_only_inside_show_progress(capsys):
+    from qmml.supervised.progress import show_progress
+
+    cfg = TrainConfig(max_steps=4, batch_size=16, lr=0.1, optimizer="sgd")
+    fit(_zero_linear(), _mse, array_batches(*_line(1.0), batch_size=16), config=cfg)
+    assert "training" not in capsys.readouterr().err
+    with show_progress(True):
+        fit(_zero_linear(), _mse, array_batches(*_line(1.0), batch_size=16), config=cfg)
+    assert "training" in capsys.readouterr().err
