@@ -106,18 +106,28 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     return trials
 
 
-def _run_trial(
-    spec: ExperimentSpec, trial: Trial, artifacts: Path | None = None, progress: bool = False
-) -> tuple[str, TrialFiles | str, float]:
+@dataclass(frozen=True)
+class _Job:
+    """What every trial of a run shares: the spec, the artifacts root, whether a trial may
+    draw its own progress bars (only in the runner's own process: bars from pool workers
+    would garble the run's bar)."""
+
+    spec: ExperimentSpec
+    artifacts: Path | None = None
+    progress: bool = False
+
+
+def _run_trial(job: _Job, trial: Trial) -> tuple[str, TrialFiles | str, float]:
     """Run one trial and encode its files; never raises (a failure comes back as its
     traceback). Encoding here puts that work in the workers, not the parent process."""
     from qmml.supervised.progress import show_progress
 
     t0 = time.perf_counter()
-    art = artifacts / trial.key if artifacts else None
-    ctx = trial_context(spec, trial.seed_index, art, progress)
+    spec = job.spec
+    art = job.artifacts / trial.key if job.artifacts else None
+    ctx = trial_context(spec, trial.seed_index, art, job.progress)
     try:
-        with show_progress(progress):  # training loops inside the trial show their bars
+        with show_progress(job.progress):  # training loops inside the trial show their bars
             result = get_workload(spec.kind).run_trial(spec, trial.agent, ctx)
         return trial.key, encode_trial(result), time.perf_counter() - t0
     except Exception:  # a failing trial must not kill the others
@@ -158,24 +168,14 @@ def _die_with(parent: int) -> None:
 
 
 def _serial(
-    spec: ExperimentSpec,
-    trials: list[Trial],
-    workers: int,
-    address: str | None,
-    art: Path,
-    progress: bool = False,
+    job: _Job, trials: list[Trial], workers: int, address: str | None
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
-    for t in trials:  # one process: a trial's own bars can show under the run's
-        yield _run_trial(spec, t, art, progress)
+    for t in trials:
+        yield _run_trial(job, t)
 
 
 def _process(
-    spec: ExperimentSpec,
-    trials: list[Trial],
-    workers: int,
-    address: str | None,
-    art: Path,
-    progress: bool = False,
+    job: _Job, trials: list[Trial], workers: int, address: str | None
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
     import multiprocessing as mp
 
@@ -191,7 +191,7 @@ def _process(
         queue = list(trials)
         while queue or futures:
             while queue and len(futures) < 2 * workers:  # bounded in-flight work
-                futures.add(pool.submit(_run_trial, spec, queue.pop(0), art))
+                futures.add(pool.submit(_run_trial, job, queue.pop(0)))
             done, futures = wait(futures, return_when=FIRST_COMPLETED)
             for f in done:
                 yield f.result()
@@ -207,12 +207,7 @@ def _process(
 
 
 def _ray(
-    spec: ExperimentSpec,
-    trials: list[Trial],
-    workers: int,
-    address: str | None,
-    art: Path,
-    progress: bool = False,
+    job: _Job, trials: list[Trial], workers: int, address: str | None
 ) -> Generator[tuple[str, TrialFiles | str, float]]:
     try:
         import ray
@@ -231,7 +226,7 @@ def _ray(
             ray.init(num_cpus=workers, **kwargs)
         started = True
     remote = ray.remote(num_cpus=1)(_ray_task)
-    pending = [remote.remote(spec, t, art) for t in trials]
+    pending = [remote.remote(job, t) for t in trials]
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -244,9 +239,9 @@ def _ray(
             ray.shutdown()
 
 
-def _ray_task(spec: ExperimentSpec, trial: Trial, art: Path) -> tuple[str, TrialFiles | str, float]:
+def _ray_task(job: _Job, trial: Trial) -> tuple[str, TrialFiles | str, float]:
     _worker_init()
-    return _run_trial(spec, trial, art)
+    return _run_trial(job, trial)
 
 
 _EXECUTORS: dict[str, Callable[..., Generator[tuple[str, TrialFiles | str, float]]]] = {
@@ -365,8 +360,9 @@ def _run(
     )
     try:
         if pending:
-            art = run.path.resolve() / "artifacts"  # for trial artifacts (logs, models)
-            runs = _EXECUTORS[executor](spec, pending, workers, ray_address, art, progress)
+            # trial artifacts (logs, models) under the run; a trial's own bars only in-process
+            job = _Job(spec, run.path.resolve() / "artifacts", progress and executor == "serial")
+            runs = _EXECUTORS[executor](job, pending, workers, ray_address)
             with contextlib.closing(runs):  # closed on Ctrl-C too: the workers stop at once
                 for key, result, wall_s in runs:
                     if isinstance(result, str):
