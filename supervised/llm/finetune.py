@@ -39,6 +39,7 @@ __all__ = [
     "logits_of",
     "merge_check",
     "merge_dlogit_fp32",
+    "rounding_dlogit_fp32",
     "trainable_share",
 ]
 
@@ -231,3 +232,14 @@ def merge_dlogit_fp32(peft_model: Any, ids: torch.Tensor) -> float:
     after = logits_of(peft_model, ids)
     peft_model.unmerge_adapter()
     return float((before - after).abs().max())
+
+
+@torch.no_grad()
+def rounding_dlogit_fp32(model: Any, ids: torch.Tensor) -> float:
+    """Max |Δlogit| between the model in float32 and the same weights in float64: the
+    rounding floor any float32 comparison (such as :func:`merge_dlogit_fp32`) sits on.
+    Leaves the model in float64 (cast in place), ready for ``merge_check(float64=True)``."""
+    model.eval()
+    single = logits_of(model, ids).double()
+    model.double()
+    return float((single - logits_of(model, ids)).abs().max())

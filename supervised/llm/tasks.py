@@ -122,6 +122,35 @@ def _reverse(rng: np.random.Generator) -> Item:
     return Item(f"Spell the word '{word}' backwards.", word[::-1], word)
 
 
+# capitals a small instruction-tuned model partly knows: a control task whose zero-shot score
+# is above zero, so forgetting after fine-tuning on another task can be measured
+_CAPITALS = {
+    "Argentina": "Buenos Aires", "Australia": "Canberra", "Austria": "Vienna",
+    "Belgium": "Brussels", "Brazil": "Brasilia", "Bulgaria": "Sofia", "Canada": "Ottawa",
+    "Chile": "Santiago", "China": "Beijing", "Colombia": "Bogota", "Croatia": "Zagreb",
+    "Cuba": "Havana", "Czechia": "Prague", "Denmark": "Copenhagen", "Egypt": "Cairo",
+    "England": "London", "Estonia": "Tallinn", "Ethiopia": "Addis Ababa",
+    "Finland": "Helsinki", "France": "Paris", "Germany": "Berlin", "Ghana": "Accra",
+    "Greece": "Athens", "Hungary": "Budapest", "Iceland": "Reykjavik", "India": "New Delhi",
+    "Indonesia": "Jakarta", "Iran": "Tehran", "Iraq": "Baghdad", "Ireland": "Dublin",
+    "Israel": "Jerusalem", "Italy": "Rome", "Japan": "Tokyo", "Kenya": "Nairobi",
+    "Latvia": "Riga", "Lebanon": "Beirut", "Lithuania": "Vilnius", "Mexico": "Mexico City",
+    "Morocco": "Rabat", "Nepal": "Kathmandu", "Netherlands": "Amsterdam",
+    "Nigeria": "Abuja", "Norway": "Oslo", "Pakistan": "Islamabad", "Peru": "Lima",
+    "Philippines": "Manila", "Poland": "Warsaw", "Portugal": "Lisbon", "Romania": "Bucharest",
+    "Russia": "Moscow", "Scotland": "Edinburgh", "Serbia": "Belgrade", "Slovakia": "Bratislava",
+    "South Korea": "Seoul", "Spain": "Madrid", "Sweden": "Stockholm", "Syria": "Damascus",
+    "Thailand": "Bangkok", "Turkey": "Ankara", "Ukraine": "Kyiv", "Vietnam": "Hanoi",
+    "Wales": "Cardiff",
+}  # fmt: skip
+_COUNTRIES = sorted(_CAPITALS)
+
+
+def _capital(rng: np.random.Generator) -> Item:
+    country = _COUNTRIES[int(rng.integers(len(_COUNTRIES)))]
+    return Item(f"What is the capital of {country}?", _CAPITALS[country], country)
+
+
 TASKS: dict[str, Task] = {
     "date": Task(
         "date",
@@ -141,6 +170,13 @@ TASKS: dict[str, Task] = {
         "Spell the word backwards. Answer with the reversed word only.",
         r"[a-z]+",
         _reverse,
+    ),
+    "capital": Task(
+        "capital",
+        "Name the capital city of the country. Answer with the city name only.",
+        r"[A-Z][A-Za-z]*( [A-Z][A-Za-z]*)*",
+        _capital,
+        test_share=0.5,
     ),
 }
 

@@ -120,6 +120,7 @@ class FinetuneWorkload(Workload):
             finetune,
             merge_check,
             merge_dlogit_fp32,
+            rounding_dlogit_fp32,
             trainable_share,
         )
         from qmml.supervised.llm.prompts import render_answer, task_messages
@@ -174,6 +175,7 @@ class FinetuneWorkload(Workload):
             if method.kind == "lora":
                 scalars |= self._adapter(model, probe, ctx, env, model_seed)
                 scalars["merge_max_dlogit"] = merge_dlogit_fp32(model, probe)
+                scalars["fp32_rounding_max_dlogit"] = rounding_dlogit_fp32(model, probe)
                 _, scalars["merge_max_dlogit_f64"] = merge_check(model, probe, float64=True)
             elif ctx.artifacts_dir is not None and n_all < 5_000_000:
                 model.save_pretrained(ctx.artifacts_dir / "full_finetune")
@@ -185,6 +187,8 @@ class FinetuneWorkload(Workload):
             "control_contains_after": control_after["contains_match"],
             "forgetting_pts": 100.0
             * (control_before["exact_match"] - control_after["exact_match"]),
+            "forgetting_contains_pts": 100.0
+            * (control_before["contains_match"] - control_after["contains_match"]),
         }
         scalars["trial_cpu_s"] = time.process_time() - t0
         steps = {"train_loss": np.arange(1, len(curves.get("train_loss", [])) + 1)}

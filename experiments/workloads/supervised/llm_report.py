@@ -109,9 +109,13 @@ def finetune_notes(ctx: PlotContext, env: Any, budget: Any) -> list[str]:
         "greedy decoding. Seeds change the questions, the batch order and (tiny models) the "
         "random initial weights.",
         "forgetting_pts = 100 x (control EM before - control EM after); where the control EM "
-        "starts at 0 it cannot show forgetting (a floor), so control_contains_* is recorded "
-        "too. merge_max_dlogit: largest |logit difference| between the adapted model and "
-        "its merged weights in float32 (merge_max_dlogit_f64: merge_and_unload in float64); "
+        "starts near 0 it cannot show forgetting (a floor), so forgetting_contains_pts does "
+        "the same with contains-match (the answer anywhere in the reply), which the findings "
+        "use when the control EM starts below 0.2. merge_max_dlogit: largest |logit "
+        "difference| between the adapted model and its merged weights in float32; "
+        "fp32_rounding_max_dlogit: the adapted model in float32 against float64, the "
+        "rounding floor under any float32 comparison; merge_max_dlogit_f64: merge_and_unload "
+        "in float64 (the merge itself); "
         "reload_max_dlogit: the same for the adapter saved and reloaded on a fresh base.",
         "Times (*_cpu_s: process CPU-seconds) depend on the machine and its load; "
         "they are not reproducible. The zero-shot agent is deterministic given the questions.",
@@ -128,8 +132,10 @@ def finetune_findings(ctx: PlotContext) -> list[str]:
         if gain.empty:
             continue
         ci = bootstrap_mean(gain.to_numpy())
-        forget = _per_seed(ctx, "forgetting_pts", name)
-        fci = bootstrap_mean(forget.to_numpy())
+        floor = _per_seed(ctx, "control_em_before", name).mean() < 0.2
+        metric = "forgetting_contains_pts" if floor else "forgetting_pts"
+        forget = _per_seed(ctx, metric, name).dropna()
+        fci = bootstrap_mean(forget.to_numpy()) if not forget.empty else None
         after = _per_seed(ctx, "em_after", name).mean()
         before = _per_seed(ctx, "em_before", name).mean()
         txt = f"{name}: exact match {before:.2f} -> {after:.2f}"
@@ -138,7 +144,11 @@ def finetune_findings(ctx: PlotContext) -> list[str]:
             if ci.n >= 2
             else " (one seed, no CI)"
         )
-        txt += f"; control task forgetting {fci.estimate:+.1f} points"
-        txt += f" [{fci.low:+.1f}, {fci.high:+.1f}]." if fci.n >= 2 else "."
+        if fci is not None:
+            kind = "contains-match" if floor else "exact match"
+            txt += f"; control task forgetting ({kind}) {fci.estimate:+.1f} points"
+            txt += f" [{fci.low:+.1f}, {fci.high:+.1f}]." if fci.n >= 2 else "."
+        else:
+            txt += "."
         out.append(txt)
     return out

@@ -18,6 +18,7 @@ from qmml.supervised.llm.finetune import (
     logits_of,
     merge_check,
     merge_dlogit_fp32,
+    rounding_dlogit_fp32,
     trainable_share,
 )
 from qmml.supervised.llm.load import tiny_llama
@@ -98,12 +99,39 @@ def test_bad_lora_targets_name_the_choices():
         LoraSettings(rank=0)
 
 
+def test_float64_merge_check_sees_a_wrong_merge(monkeypatch):
+    """The float64 check can read exactly 0 on a small model (per-layer differences of
+    ~1e-15 vanish in the logits), so show that it is not blind: a merge off by 1e-6 in one
+    weight shows up, and the float32 rounding floor is measured above zero."""
+    lm = tiny_llama(0)
+    peft_model = add_lora(lm.model, LoraSettings(rank=4, targets=("q_proj", "v_proj")))
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(0))
+    probe = torch.tensor([_examples(lm.tokenizer, 1)[0][0]])
+    assert rounding_dlogit_fp32(copy.deepcopy(peft_model), probe) > 0
+    good = merge_check(copy.deepcopy(peft_model), probe, float64=True)[1]
+    real = peft_model.merge_and_unload
+
+    def off_by_a_little(*args, **kwargs):
+        merged = real(*args, **kwargs)
+        with torch.no_grad():
+            merged.model.layers[0].self_attn.q_proj.weight[0, 0] += 1e-6
+        return merged
+
+    monkeypatch.setattr(peft_model, "merge_and_unload", off_by_a_little, raising=False)
+    bad = merge_check(peft_model, probe, float64=True)[1]
+    assert good < 1e-12 < 1e-9 < bad
+
+
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_tasks_are_seeded_and_train_test_disjoint(name):
     task = TASKS[name]
-    a, b = task.items(50, 7, "train"), task.items(50, 7, "train")
-    assert a == b and a != task.items(50, 8, "train")
-    train = {i.key for s in range(5) for i in task.items(60, s, "train")}
+    n = 20 if name == "capital" else 50  # 62 countries, half of them held out
+    a, b = task.items(n, 7, "train"), task.items(n, 7, "train")
+    assert a == b and a != task.items(n, 8, "train")
+    train = {i.key for s in range(5) for i in task.items(n, s, "train")}
     test = {i.key for s in range(5) for i in task.items(20, s, "test")}
     assert train and test and not train & test
     assert all(task.well_formed(i.answer) for i in a)
