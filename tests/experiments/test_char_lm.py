@@ -28,9 +28,15 @@ def test_quick_run_and_report(tmp_path):
     assert "best network" in text
     assert len(list((outcome.run_dir.path / "figures").glob("*.png"))) >= len(spec.report.plots)
     curves, scalars = outcome.run_dir.load_tables()
-    assert {"train_nats", "val_nats", "gradflow_init", "gradflow_trained", "sample_T0.5"} <= set(
-        curves["metric"]
-    )
+    assert {
+        "train_nats",
+        "val_nats",
+        "val_cpu_s",
+        "gradflow_init",
+        "gradflow_trained",
+        "sample_T0.5",
+    } <= set(curves["metric"])
+    assert "TM GPT" in set(scalars["agent"]) and "against compute" in text
     assert {"test_nats_per_char", "test_perplexity", "n_params", "train_cpu_s"} <= set(
         scalars["metric"]
     )
@@ -43,16 +49,18 @@ def _trial(agent_name, seed_index=0):
     return get_workload(NAME).run_trial(spec, agent, trial_context(spec, seed_index))
 
 
-def _reproducible(res):
-    s = res.scalars
+def _reproducible(res, table="scalars"):
+    s = getattr(res, table)
     return s[~s["metric"].str.endswith(("_wall_s", "_cpu_s"))].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("agent", ["TM LSTM", "FR GRU"])
+@pytest.mark.parametrize("agent", ["TM LSTM", "FR GRU", "TM GPT"])
 def test_same_seed_same_results(agent):
     first, again = _trial(agent), _trial(agent)
     pd.testing.assert_frame_equal(_reproducible(first), _reproducible(again), check_exact=True)
-    pd.testing.assert_frame_equal(first.curves, again.curves, check_exact=True)
+    pd.testing.assert_frame_equal(
+        _reproducible(first, "curves"), _reproducible(again, "curves"), check_exact=True
+    )
     assert first.info == again.info and len(first.info["samples"]) == 3
     other = _trial(agent, seed_index=1)
     assert not _reproducible(first)["value"].equals(_reproducible(other)["value"])
@@ -80,6 +88,20 @@ def test_cells_get_equal_parameter_counts():
     assert torch.get_num_threads() >= 1
 
 
+def test_gpt_width_meets_the_same_budget():
+    from qmml.experiments.workloads.supervised.language_train import n_embd_for_budget
+    from qmml.supervised.llm.config import GPTConfig
+
+    def off(width, budget):
+        return abs(GPTConfig(84, 64, 4, 4, width).n_params - budget)
+
+    for budget in (4000, 350_000):
+        width = n_embd_for_budget(budget, 84, 64, n_layer=4, n_head=4)
+        assert width % 4 == 0  # the closest width that the heads divide
+        assert off(width, budget) <= min(off(width + 4, budget), off(max(width - 4, 4), budget))
+    assert off(n_embd_for_budget(350_000, 84, 64, 4, 4), 350_000) < 0.02 * 350_000
+
+
 BASE = {
     "name": "t",
     "kind": NAME,
@@ -100,6 +122,7 @@ BASE = {
         ({"budget": {"steps": 0}}, "steps"),
         ({"agents": [{"name": "a", "type": "gru", "params": {"backend": "scratch"}}]}, "scratch"),
         ({"agents": [{"name": "a", "type": "ngram", "params": {"method": "kn"}}]}, "method"),
+        ({"agents": [{"name": "a", "type": "gpt", "params": {"n_embd": 30}}]}, "divide by n_head"),
     ],
 )
 def test_spec_errors(change, match):

@@ -7,8 +7,9 @@ borders). Networks choose their checkpoint on validation; the n-gram chooses its
 validation; everything is scored once on the test block (nats per character, state or
 context carried in from the validation block). The vocabulary is the corpus's character set
 (no counts leak). Hidden sizes are solved from ``budget.param_budget`` per cell, so the three
-cells have about the same number of parameters (``n_params`` is recorded). A tiny transformer
-is not part of this experiment (another issue adds it with the same trainer).
+cells have about the same number of parameters (``n_params`` is recorded); the tiny
+transformer (``gpt``, the compact GPT of :mod:`qmml.supervised.llm`) solves its width the same
+way. ``val_cpu_s`` curves let the report draw validation loss against training CPU-seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from qmml.experiments.workload import (
 )
 from qmml.experiments.workloads.supervised import language_report as rep
 from qmml.experiments.workloads.supervised.common import trial_result
+from qmml.experiments.workloads.supervised.language_train import (
+    GPTLM,
+    gpt,
+    gpt_trial,
+    recurrent_trial,
+)
 from qmml.supervised.text import (
     CORPORA,
     CharTokenizer,
@@ -280,11 +287,12 @@ class CharLMWorkload(Workload):
     samples' code points, so the report can show them; also in ``info``)."""
 
     name = "char-lm"
-    description = "Char-level RNN vs GRU vs LSTM (equal params, equal steps) vs n-gram baselines"
+    description = "Char-level RNN, GRU, LSTM and tiny GPT (equal params, steps) vs n-grams"
     agent_types = {
         "rnn": _neural("rnn"),
         "gru": _neural("gru"),
         "lstm": _neural("lstm"),
+        "gpt": gpt,
         "unigram": unigram,
         "ngram": ngram,
     }
@@ -318,7 +326,8 @@ class CharLMWorkload(Workload):
         if isinstance(model, NGramAgent):
             scalars, curves, steps, samples = ngram_trial(model, tok, parts, budget, ctx)
         else:
-            scalars, curves, steps, samples = self._neural(model, tok, parts, budget, ctx)
+            trial = gpt_trial if isinstance(model, GPTLM) else recurrent_trial
+            scalars, curves, steps, samples = trial(model, tok, parts, budget, ctx)
         scalars["test_perplexity"] = math.exp(scalars["test_nats_per_char"])
         for t, text in samples.items():
             curves[f"sample_T{t:g}"] = _codes(text)
@@ -326,67 +335,6 @@ class CharLMWorkload(Workload):
         res = trial_result(scalars, curves, steps)
         res.info = {"samples": {f"{t:g}": s for t, s in samples.items()}, "corpus": env.corpus}
         return res
-
-    @staticmethod
-    def _neural(model: NeuralLM, tok, parts: CorpusSplit, budget: CharLMBudgetSection, ctx):
-        import torch
-
-        from qmml.supervised.deep.char_lm import LMDataConfig, nats_per_token, train_char_lm
-        from qmml.supervised.deep.rnn import CharLMConfig, sample
-        from qmml.supervised.deep.trainer import TrainConfig
-
-        torch.set_num_threads(ctx.threads)
-        model_seed, sample_seed, probe_seed = ctx.int_seeds(3, high=2**31)
-        V = tok.vocab_size
-        hidden = model.hidden_size or hidden_for_budget(
-            model.cell, budget.param_budget, V, budget.embed_dim, model.num_layers
-        )
-        config = CharLMConfig(
-            V,
-            model.cell,
-            model.backend,
-            budget.embed_dim,
-            hidden,
-            model.num_layers,
-            model.dropout,
-            seed=model_seed,
-        )
-        train = TrainConfig(
-            max_steps=budget.steps,
-            batch_size=budget.batch_size,
-            lr=model.lr,
-            schedule=model.schedule,
-            weight_decay=model.weight_decay,
-            clip_grad_norm=model.clip_grad_norm,
-            eval_every=budget.eval_every,
-            seed=model_seed,
-            threads=ctx.threads,
-        )
-        data = LMDataConfig(seq_len=budget.seq_len, val_streams=min(8, parts.val.size // 8))
-        run = train_char_lm(config, parts.train, parts.val, data=data, train=train)
-        h = run.result.history
-        scalars = {
-            "val_nats_per_char": run.val_nats_per_token,
-            "test_nats_per_char": nats_per_token(run.model, parts.test, history=parts.val[-256:]),
-            "n_params": float(sum(p.numel() for p in run.model.parameters())),
-            "hidden_size": float(hidden),
-            "best_step": float(run.result.best_step),
-            "train_cpu_s": run.result.cpu_s,
-        }
-        curves = {"train_nats": h["train_loss"], "val_nats": h["val_loss"]}
-        steps = {"train_nats": h["step"], "val_nats": h["step"]}
-        samples = {}
-        for i, t in enumerate(budget.temperatures):
-            gen = torch.Generator().manual_seed(sample_seed + i)
-            ids = sample(
-                run.model, [int(parts.test[0])], budget.sample_chars, generator=gen, temperature=t
-            )
-            samples[t] = tok.decode([int(parts.test[0]), *ids])
-        if model.cell in ("rnn", "lstm") and budget.gradflow_steps > 0:
-            curves.update(rep.gradflow_curves(model.cell, budget, probe_seed))
-            for k in [k for k in curves if k.startswith("gradflow_")]:
-                steps[k] = np.arange(curves[k].size)
-        return scalars, curves, steps, samples
 
     def corpus_of(self, ctx: PlotContext) -> dict[str, str]:
         """Agent name -> its corpus (for grouping in notes and tables)."""

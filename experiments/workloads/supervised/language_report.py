@@ -24,7 +24,7 @@ from qmml.experiments.workload import PlotContext
 
 __all__ = ["PLOTS", "gradflow_curves", "notes", "plot_gradient_flow", "tables"]
 
-NEURAL = ("rnn", "gru", "lstm")
+NEURAL = ("rnn", "gru", "lstm", "gpt")
 NGRAM = ("unigram", "ngram")
 _STAGES = {
     "gradflow_init": "at initialisation",
@@ -79,7 +79,49 @@ def plot_gradient_flow(ctx: PlotContext, plot: PlotSpec) -> Figure:
     return fig
 
 
-PLOTS = {"gradient_flow": plot_gradient_flow}
+def plot_compute(ctx: PlotContext, plot: PlotSpec) -> Figure:
+    """Validation nats/char against training CPU-seconds, one panel per group (the corpus in
+    the built-in spec): each
+    network's mean over seeds (x: mean CPU-seconds at each evaluation) with a 95% band,
+    beside each n-gram's validation score as a horizontal line. Where a curve crosses the
+    best n-gram's line is the CPU budget a network needs to beat it (on this machine)."""
+    names = select_agents(ctx, plot)
+    corpus = {n: str(ctx.agents[n].group) for n in names}
+    groups = list(dict.fromkeys(corpus.values()))
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(6.2 * max(len(groups), 1), 4.2))
+    axes = np.atleast_1d(axes)
+    colors = agent_colors(list(ctx.agents), {n: a.group for n, a in ctx.agents.items()})
+    for ax, group in zip(axes, groups, strict=False):
+        for name in [n for n in names if corpus[n] == group]:
+            kind = ctx.agents[name].type
+            if kind in NGRAM:
+                val = ctx.scalar_values("val_nats_per_char", name)
+                if val.size:
+                    ax.axhline(
+                        val.mean(),
+                        color=colors[name],
+                        ls="--",
+                        lw=1.2,
+                        label=f"{name} {val.mean():.3f}",
+                    )
+                continue
+            _, y = curve_matrix(ctx.curves, name, "val_nats")
+            _, cpu = curve_matrix(ctx.curves, name, "val_cpu_s")
+            if y.size and cpu.shape == y.shape:
+                band_curve(
+                    ax, cpu.mean(axis=0), y, color=colors[name], label=f"{name} (n={y.shape[0]})"
+                )
+        ax.set_title(group, fontsize=10)
+        ax.set_xlabel("training CPU-seconds (one thread, mean over seeds)")
+        ax.set_ylabel("validation nats/char")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(plot.title or "Validation loss against compute")
+    fig.tight_layout()
+    return fig
+
+
+PLOTS = {"gradient_flow": plot_gradient_flow, "compute": plot_compute}
 
 
 def _values(ctx: PlotContext, agent: str) -> pd.Series:
@@ -101,7 +143,8 @@ def notes(ctx: PlotContext, corpus: dict[str, str], budget: Any) -> list[str]:
         "they were measured precisely. Intervals of the networks are over seeds (weights and "
         "batch order).",
         "Times (*_cpu_s: process CPU-seconds) depend on the machine and its load; they are "
-        "not reproducible. A tiny transformer is not part of this experiment.",
+        "not reproducible; the compute plot puts validation loss against them, so it shows "
+        "the budget at which a network overtakes the n-gram on this machine.",
     ]
     for c in dict.fromkeys(corpus.values()):
         agents = [n for n in ctx.agents if corpus[n] == c]
