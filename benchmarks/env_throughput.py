@@ -6,13 +6,19 @@ random discrete actions drawn in advance, episodes reset when they end.
 * peer: ``gym.make("stocks-v0", df=GOOGL, window_size=30, frame_bound=(30, 2335))``;
 * ours, single: ``gym.make("qmml/StockTrading-v0", market=<the same bars>, window=30, ...)``
   (next-open fills, 5 bps commission, 7 features per day, fresh observation arrays);
-* ours, vectorised: ``MarketVecEnv(n, ...)`` through SB3's ``step`` (infos, auto-reset) and
-  the raw ``step_arrays``;
+* ours, vectorised: ``MarketVecEnv(n, ...)`` through SB3's ``step`` (``step_async`` +
+  ``step_wait``: infos, auto-reset) and the raw ``step_arrays``, against the vectorised
+  peer, SB3's ``DummyVecEnv`` over n copies of our single env (n = 1024 by default). Episodes
+  last 252 steps and each timed repeat runs 252 vector steps without a reset in between, so
+  every repeat includes each environment's auto-reset once;
 * the ceiling: ``NullEnv`` through ``gym.make``, an env that does no trading at all and only
   returns what the issue asks every step to return (a fresh observation array of our size and
   an info dict with our keys). No env that keeps those promises can step faster than this.
 
     PYTHONPATH=. .venv/bin/python benchmarks/env_throughput.py --steps 50000 --repeats 5
+
+Rates are steps per second of process CPU time (``time.process_time``), medians over the
+repeats: on a shared machine wall time also counts other jobs' time slices.
 
 gym-anytrading is a benchmark-only dependency (``pip install gym-anytrading``).
 """
@@ -29,15 +35,17 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 import qmml.envs as envs  # noqa: E402, F401  (registers qmml/*)
-from qmml.envs.market import Market, MarketVecEnv  # noqa: E402
+from qmml.envs.market import Market, MarketVecEnv, StockTradingEnv  # noqa: E402
 
 
 class NullEnv(gym.Env):
@@ -73,25 +81,37 @@ def googl() -> tuple[pd.DataFrame, Market]:
     return df, Market(dates, ("GOOGL",), name="GOOGL", **cols)
 
 
-def loop(env: gym.Env, actions: np.ndarray) -> float:
+def loop(env: gym.Env, actions: list[int]) -> float:
     env.reset(seed=0)
-    t = time.perf_counter()
+    t = time.process_time()
     for a in actions:
         _, _, term, trunc, _ = env.step(a)
         if term or trunc:
             env.reset()
-    return len(actions) / (time.perf_counter() - t)
+    return len(actions) / (time.process_time() - t)
 
 
-def vec_loop(vec: MarketVecEnv, actions: np.ndarray, raw: bool) -> float:
-    vec.reset()
-    t = time.perf_counter()
+def vec_loop(vec: VecEnv, actions: np.ndarray) -> float:
+    """Steps/s of ``vec.step`` (SB3's: step_async + step_wait), continuing from before."""
+    t = time.process_time()
     for a in actions:
-        if raw:
-            vec.step_arrays(a)
-        else:
-            vec.step(a)
-    return actions.size / (time.perf_counter() - t)
+        vec.step(a)
+    return actions.size / (time.process_time() - t)
+
+
+def raw_loop(vec: MarketVecEnv, actions: np.ndarray) -> float:
+    """Steps/s of ``step_arrays`` from a fresh reset (no episode ends within ``actions``)."""
+    vec.reset()
+    t = time.process_time()
+    for a in actions:
+        vec.step_arrays(a)
+    return actions.size / (time.process_time() - t)
+
+
+def median_rate(fn: Callable[[], float], repeats: int) -> tuple[float, float, float]:
+    """Median, lowest and highest rate of ``repeats`` calls of ``fn``."""
+    rates = [fn() for _ in range(repeats)]
+    return statistics.median(rates), min(rates), max(rates)
 
 
 def main() -> None:
@@ -99,7 +119,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50_000, help="steps per single-env repeat")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--n-envs", type=int, nargs="+", default=[256, 1024, 4096])
-    p.add_argument("--vec-steps", type=int, default=200, help="vector steps per repeat")
+    p.add_argument("--vec-steps", type=int, default=252, help="vector steps per repeat")
+    p.add_argument("--peer-n", type=int, default=1024, help="n of the DummyVecEnv peer")
+    p.add_argument("--peer-steps", type=int, default=20, help="DummyVecEnv steps per repeat")
     args = p.parse_args()
     import gym_anytrading  # noqa: F401  (registers stocks-v0)
 
@@ -137,22 +159,49 @@ def main() -> None:
     print(f"{'qmml StockTrading-v0 (gym.make)':<46} {our_s:>12,.0f} steps/s {our_s / peer_s:6.2f}x")
     label = "ceiling: NullEnv (gym.make, fresh obs + info)"
     print(f"{label:<46} {null_s:>12,.0f} steps/s {null_s / peer_s:6.2f}x")
+    vec_kw: dict = {
+        "window": 30,
+        "episode_length": 252,
+        "random_start": True,
+        "execution": {"allow_short": True, "commission_bps": 5.0},
+    }
+    peer_n = args.peer_n
+    dummy = DummyVecEnv([lambda: StockTradingEnv(market, **vec_kw) for _ in range(peer_n)])
+    dummy.seed(0)
+    dummy.reset()
+    acts = rng.integers(0, 3, (args.peer_steps, peer_n))
+    vec_loop(dummy, acts[:2])
+    d_s, d_lo, d_hi = median_rate(lambda: vec_loop(dummy, acts), args.repeats)
+    label = f"SB3 DummyVecEnv n={peer_n} of qmml StockTrading"
+    print(
+        f"{label:<46} {d_s:>12,.0f} steps/s {d_s / peer_s:6.2f}x   (vec peer: 1.00x; "
+        f"range {d_lo:,.0f}-{d_hi:,.0f})"
+    )
     for n in args.n_envs:
-        vec = MarketVecEnv(
-            n,
-            market,
-            window=30,
-            episode_length=252,
-            random_start=True,
-            seed=0,
-            execution={"allow_short": True, "commission_bps": 5.0},
-        )
+        vec = MarketVecEnv(n, market, seed=0, **vec_kw)
         acts = rng.integers(0, 3, (args.vec_steps, n))
-        for raw in (False, True):
-            vec_loop(vec, acts[:20], raw)
-            r = statistics.median(vec_loop(vec, acts, raw) for _ in range(args.repeats))
-            label = f"qmml MarketVecEnv n={n} ({'step_arrays' if raw else 'SB3 step'})"
-            print(f"{label:<46} {r:>12,.0f} steps/s {r / peer_s:6.2f}x")
+        vec.reset()
+        vec_loop(vec, acts[:20])
+        r, lo, hi = median_rate(lambda v=vec, a=acts: vec_loop(v, a), args.repeats)
+        label = f"qmml MarketVecEnv n={n} (SB3 step)"
+        print(
+            f"{label:<46} {r:>12,.0f} steps/s {r / peer_s:6.2f}x   (vec peer: {r / d_s:.2f}x; "
+            f"range {lo:,.0f}-{hi:,.0f})"
+        )
+        if n == peer_n:
+            step_peer_n = r
+        raw_acts = acts[: min(len(acts), 250)]  # episodes last 252 steps: none ends here
+        raw_loop(vec, raw_acts[:20])
+        r, lo, hi = median_rate(lambda v=vec, a=raw_acts: raw_loop(v, a), args.repeats)
+        label = f"qmml MarketVecEnv n={n} (step_arrays)"
+        print(f"{label:<46} {r:>12,.0f} steps/s {r / peer_s:6.2f}x   (range {lo:,.0f}-{hi:,.0f})")
+    if peer_n in args.n_envs:
+        target = "met" if step_peer_n >= 5e6 else "NOT met"  # issue 16, at n = 1024
+        print(
+            f"MarketVecEnv n={peer_n} through SB3 step: {step_peer_n:,.0f} steps/s, "
+            f"{step_peer_n / d_s:.1f}x the DummyVecEnv peer"
+            + (f" (target >= 5,000,000 steps/s: {target})" if peer_n == 1024 else "")
+        )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,10 @@ def _actions(env: StockTradingEnv, rng: np.random.Generator, n: int) -> np.ndarr
 
 @pytest.mark.parametrize(("mode", "kw"), CASES)
 @pytest.mark.parametrize("n_assets", [1, 3])
-@pytest.mark.parametrize("gather", [False, True])
-def test_equals_single_envs(mode: str, kw: dict, n_assets: int, gather: bool, monkeypatch) -> None:
-    if gather:  # the path without the precomputed window table gives the same numbers
-        monkeypatch.setattr(MarketVecEnv, "max_table_bytes", 0)
+def test_equals_single_envs(mode: str, kw: dict, n_assets: int) -> None:
     m = gbm(300, n_assets, seed=11, sigma=0.4)
     kwargs = {"window": 10, "action_mode": mode, "episode_length": 40, "random_start": True, **kw}
     vec = MarketVecEnv(3, m, **kwargs)
-    assert (vec._win_table is None) == gather
     vec.seed(5)
     obs = vec.reset()
     singles = [StockTradingEnv(m, **kwargs) for _ in range(3)]
