@@ -12,18 +12,22 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
 
 from qmml.agents.checks import check_number
 from qmml.agents.protocol import BudgetUnit
+from qmml.envs.bandit_batch import BanditBatch
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["BanditAgent", "BanditTrace", "BatchedBandit", "simulate"]
+__all__ = ["BanditAgent", "BanditTrace", "BatchedBandit", "Engine", "simulate"]
+
+Engine = Literal["auto", "compiled", "numpy"]
+_ENGINES = ("auto", "compiled", "numpy")
 
 
 def _argmax_ties(values: np.ndarray, arange_k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -51,6 +55,9 @@ class BanditAgent(ABC):
     """
 
     budget_unit: ClassVar[BudgetUnit] = "steps"  # learn(env, budget): budget env steps
+    # simulate() may play this exact class with a kernel of qmml.agents.bandit_kernels; read
+    # with vars(type(agent)), so a subclass (which may change act) is not covered by default
+    _compiled: ClassVar[bool] = False
     _rng: np.random.Generator | None = None
 
     # -- batched interface -------------------------------------------------------------------
@@ -231,6 +238,15 @@ class BanditTrace:
     actions: np.ndarray | None = None
 
 
+def _not_compiled(agent: BanditAgent, bandit: BatchedBandit) -> str | None:
+    """Why the compiled kernels cannot play ``agent`` on ``bandit``; None if they can."""
+    if not vars(type(agent)).get("_compiled", False):
+        return f"{type(agent).__name__} has no compiled kernel"
+    if type(bandit) is not BanditBatch:
+        return f"the bandit is a {type(bandit).__name__}, not a BanditBatch"
+    return None
+
+
 def simulate(
     agent: BanditAgent,
     bandit: BatchedBandit,
@@ -238,11 +254,18 @@ def simulate(
     *,
     rng: np.random.Generator,
     record_actions: bool = False,
+    engine: Engine = "auto",
 ) -> BanditTrace:
     """Reset ``agent`` with ``rng`` and let it play ``bandit`` for ``steps`` steps.
 
     ``bandit`` is advanced in place (its noise and random walk come from its own generator).
     Optimality is judged before each step, i.e. before a non-stationary walk moves the means.
+
+    ``EpsilonGreedy``, ``UCB`` and ``GradientBandit`` on a ``BanditBatch`` run as one
+    compiled loop (:mod:`qmml.agents.bandit_kernels`, 1.5-3.5x faster at 2000 runs) that draws
+    exactly what the NumPy loop draws: ε-greedy and UCB traces are bit for bit the same on
+    both engines, gradient-bandit traces up to the last bit of ``exp``. Other agents and
+    bandits use the NumPy loop.
 
     Args:
         agent: any bandit agent; ``agent.reset(bandit.n_runs, bandit.k, rng)`` is called.
@@ -250,16 +273,41 @@ def simulate(
         steps: number of steps (>= 1).
         rng: the agent's generator.
         record_actions: also return every action.
+        engine: ``"auto"`` (compiled where covered, else NumPy), ``"compiled"`` (raise
+            ValueError where not covered) or ``"numpy"``.
     """
     check_number("steps", steps, low=1, integer=True)
+    if engine not in _ENGINES:
+        raise ValueError(f"engine={engine!r} is unknown; expected one of {', '.join(_ENGINES)}")
+    reason = None if engine == "numpy" else _not_compiled(agent, bandit)
+    if engine == "compiled" and reason is not None:
+        raise ValueError(f"engine='compiled' cannot play this: {reason}; use engine='auto'")
     n = bandit.n_runs
     agent.reset(n, bandit.k, rng)
-    mean_reward = np.empty(steps)
-    n_optimal = np.empty(steps, dtype=np.int64)
-    total = np.zeros(n)
     actions = None
     if record_actions:
         actions = np.empty((steps, n), dtype=np.int16 if bandit.k <= 2**15 else np.int32)
+    if engine != "numpy" and reason is None:
+        from qmml.agents.bandit_kernels import play  # numba loads on first use only
+
+        sums, n_optimal, total = play(agent, cast("BanditBatch", bandit), steps, actions)
+    else:
+        sums, n_optimal, total = _play_numpy(agent, bandit, steps, actions)
+    arrays = (sums / n, n_optimal * (100.0 / n), total / steps, actions)
+    for arr in arrays:
+        if arr is not None:
+            arr.flags.writeable = False
+    return BanditTrace(*arrays)
+
+
+def _play_numpy(
+    agent: BanditAgent, bandit: BatchedBandit, steps: int, actions: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The NumPy loop of :func:`simulate`: per-step reward sums, optimal counts, run totals."""
+    n = bandit.n_runs
+    mean_reward = np.empty(steps)
+    n_optimal = np.empty(steps, dtype=np.int64)
+    total = np.zeros(n)
     regret = getattr(bandit, "regret", None)
     # BanditBatch: validate each step's actions once
     fast = cast("_FlatIndexBandit", bandit) if hasattr(bandit, "flat_index") else None
@@ -281,8 +329,4 @@ def simulate(
         mean_reward[t] = r.sum()
         if actions is not None:
             actions[t] = a
-    arrays = (mean_reward / n, n_optimal * (100.0 / n), total / steps, actions)
-    for arr in arrays:
-        if arr is not None:
-            arr.flags.writeable = False
-    return BanditTrace(*arrays)
+    return mean_reward, n_optimal, total

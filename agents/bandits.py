@@ -11,13 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from qmml.agents.bandit_base import (
-    BanditAgent,
-    BanditTrace,
-    BatchedBandit,
-    _argmax_ties,
-    simulate,
-)
+from qmml.agents.bandit_base import BanditAgent, BanditTrace, BatchedBandit, _argmax_ties, simulate
 from qmml.agents.checks import check_number
 
 __all__ = [
@@ -88,6 +82,8 @@ class EpsilonGreedy(_ActionValueAgent):
         initial_value: Q_1(a) for every arm (optimistic if large, §2.6).
     """
 
+    _compiled = True  # simulate() plays it with a kernel (qmml.agents.bandit_kernels)
+
     def __init__(
         self,
         epsilon: float = 0.1,
@@ -140,6 +136,8 @@ class UCB(_ActionValueAgent):
         step_size: None for sample averages, else a constant α in (0, 1].
         initial_value: Q_1(a) for every arm.
     """
+
+    _compiled = True
 
     def __init__(
         self, c: float = 2.0, step_size: float | None = None, initial_value: float = 0.0
@@ -222,6 +220,8 @@ class GradientBandit(BanditAgent):
         alpha: step size, > 0.
         baseline: use the average-reward baseline.
     """
+
+    _compiled = True
 
     def __init__(self, alpha: float = 0.1, baseline: bool = True) -> None:
         self.alpha = check_number("alpha", alpha, low=0.0, low_open=True)

@@ -1,9 +1,13 @@
-"""Time the Sutton & Barto Figure 2.2 workload: batched NumPy agents vs. a per-run object loop.
+"""Time the Sutton & Barto Figure 2.2 workload: compiled and NumPy ``simulate`` vs. per-run loops.
 
 Workload: ε-greedy with ε = 0, 0.01, 0.1 (sample averages) on the 10-armed testbed,
-``--runs`` problems × ``--steps`` steps each. (a) is ``agents.bandits.simulate`` stepping all
-runs as arrays; (b) is the lecture-style loop: one plain-Python agent object and one
-``np.random.default_rng`` per run, one step at a time. Both play the same arm means.
+``--runs`` problems × ``--steps`` steps each. (a) is ``agents.bandits.simulate`` with its
+compiled kernel (``engine="compiled"``), (a') the same call on its NumPy loop
+(``engine="numpy"``, bit for bit the same trace); (b) and (c) are lecture-style loops: one
+agent object and one ``np.random.default_rng`` per run, one step at a time. All play the
+same arm means. Times are CPU seconds (``time.process_time``), medians over repeats; the
+kernel's one-off cost (compiling into an empty cache, or loading numba and the cache) is
+measured in fresh subprocesses and printed apart.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bandit_testbed.py --runs 2000 --steps 1000
 """
@@ -23,14 +27,18 @@ for _var in (
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from qmml.agents.bandits import EpsilonGreedy, simulate  # noqa: E402
+from qmml.agents.bandit_base import Engine  # noqa: E402
+from qmml.agents.bandits import UCB, BanditAgent, EpsilonGreedy, GradientBandit, simulate  # noqa: E402
 from qmml.envs.bandit import BanditBatch  # noqa: E402
 
 EPSILONS = (0.0, 0.01, 0.1)
@@ -94,24 +102,62 @@ def run_loop(
     return 100.0 * optimal / (len(means) * tail)
 
 
-def run_batched(means: np.ndarray, steps: int, epsilon: float, seed: int) -> float:
+def run_batched(
+    means: np.ndarray, steps: int, epsilon: float, seed: int, engine: Engine = "compiled"
+) -> float:
     """Play all runs at once with ``simulate``; return the final % optimal."""
     env_seed, agent_seed = np.random.SeedSequence(seed).spawn(2)
     bandit = BanditBatch(means, rng=np.random.default_rng(env_seed))
     trace = simulate(
-        EpsilonGreedy(epsilon=epsilon), bandit, steps, rng=np.random.default_rng(agent_seed)
+        EpsilonGreedy(epsilon=epsilon),
+        bandit,
+        steps,
+        rng=np.random.default_rng(agent_seed),
+        engine=engine,
     )
     return float(trace.pct_optimal[-max(1, steps // 10) :].mean())
 
 
-def timed(fn, repeats: int) -> tuple[float, list[float]]:
-    """Median wall time of ``fn()`` over ``repeats`` calls, and the last call's result."""
+def run_other(means: np.ndarray, steps: int, agent: BanditAgent, engine: Engine) -> None:
+    """Play ``agent`` three times (as many agent-steps as the figure) on ``means``."""
+    for seed in range(3):
+        env_seed, agent_seed = np.random.SeedSequence(seed).spawn(2)
+        bandit = BanditBatch(means, rng=np.random.default_rng(env_seed))
+        simulate(agent, bandit, steps, rng=np.random.default_rng(agent_seed), engine=engine)
+
+
+def timed(fn, repeats: int) -> tuple[float, list[float], list[float]]:
+    """Median CPU time of ``fn()`` over ``repeats`` calls, all times, the last result."""
     times, result = [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        times.append(time.process_time() - t0)
+    return statistics.median(times), times, result
+
+
+_FIRST_CALL = """
+import time
+import numpy as np
+from qmml.agents.bandits import EpsilonGreedy, simulate
+from qmml.envs.bandit import BanditBatch
+t1 = time.process_time()
+simulate(EpsilonGreedy(0.1), BanditBatch.gaussian(2, rng=np.random.default_rng(0)), 2,
+         rng=np.random.default_rng(1), record_actions=True, engine="compiled")
+print(time.process_time() - t1)
+"""
+
+
+def first_call_s(cache_dir: str | None) -> float:
+    """CPU seconds of the first compiled ``simulate`` (ε-greedy) in a fresh process, numba's
+    import included, with numba's cache in ``cache_dir`` (None: the default, by the code)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=2000, help="bandit problems (default 2000)")
     p.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000)")
     p.add_argument("--k", type=int, default=10, help="arms (default 10)")
-    p.add_argument("--repeats", type=int, default=3, help="timings of the batched version")
+    p.add_argument("--repeats", type=int, default=5, help="timings of (a) and (a')")
     p.add_argument("--loop-repeats", type=int, default=1, help="timings of the loop (slow)")
     p.add_argument(
         "--loop-runs",
@@ -128,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         help="run the loop on this many runs and scale its time linearly",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--no-others", action="store_true", help="skip timing UCB and the gradient bandit"
+    )
     args = p.parse_args(argv)
     loop_runs = args.runs if args.loop_runs is None else min(args.loop_runs, args.runs)
     if min(args.runs, args.steps, args.repeats, args.loop_repeats, loop_runs) < 1 or args.k < 2:
@@ -139,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         f"k={args.k}; OMP_NUM_THREADS=1"
     )
 
-    def batched() -> list[float]:
-        return [run_batched(means, args.steps, e, args.seed + 1) for e in EPSILONS]
+    def batched(engine: Engine = "compiled") -> list[float]:
+        return [run_batched(means, args.steps, e, args.seed + 1, engine) for e in EPSILONS]
 
     def loop() -> list[float]:
         return [run_loop(means[:loop_runs], args.steps, e, args.seed + 2) for e in EPSILONS]
@@ -151,28 +200,63 @@ def main(argv: list[str] | None = None) -> None:
             for e in EPSILONS
         ]
 
-    t_batch, opt_batch = timed(batched, args.repeats)
+    with tempfile.TemporaryDirectory() as empty:
+        t_compile = first_call_s(empty)
+    first_call_s(None)  # make sure the default cache holds this code
+    t_load = first_call_s(None)
+    print(
+        f"compiled kernel, one-off: {t_compile:.2f} s to compile (empty cache), "
+        f"{t_load:.2f} s to load numba and the cache (first call of a fresh process)"
+    )
+    run_batched(means[:2], 2, 0.1, 0)  # this process: load the kernels before timing
+
+    t_a, all_a, opt_a = timed(batched, args.repeats)
+    t_np, all_np, opt_np = timed(lambda: batched("numpy"), args.repeats)
     scale = args.runs / loop_runs
-    scaled = f" (measured on {loop_runs} runs, time scaled x{scale:g})" if scale != 1 else ""
-    print(f"(a) batched simulate           : {t_batch:8.3f} s  (median of {args.repeats})")
+    scaled = f", measured on {loop_runs} runs, scaled x{scale:g}" if scale != 1 else ""
+
+    def spread(times: list[float]) -> str:
+        return f"{min(times):.3f}-{max(times):.3f}"
+
+    reps = f"median of {args.repeats}"
+    print(f"(a)  simulate, compiled        : {t_a:8.3f} s CPU  ({reps}, {spread(all_a)})")
+    print(
+        f"(a') simulate, NumPy loop      : {t_np:8.3f} s CPU  ({reps}, {spread(all_np)})"
+        f"  -> {t_np / t_a:6.1f}x (a)"
+    )
+    if not args.no_others:
+        others = (
+            ("UCB c=2", lambda: UCB(c=2.0), means),
+            ("gradient a=0.1 baseline", lambda: GradientBandit(alpha=0.1), means + 4.0),
+        )
+        for name, make, m in others:
+            run_other(m[:2], 2, make(), "compiled")  # load this kernel before timing
+            (t_c, all_c, _), (t_n, all_n, _) = (
+                timed(partial(run_other, m, args.steps, make(), engine), args.repeats)
+                for engine in ("compiled", "numpy")
+            )
+            print(
+                f"     {name:<26}: compiled {t_c:.3f} s ({spread(all_c)}), NumPy {t_n:.3f} s "
+                f"({spread(all_n)})  -> {t_n / t_c:4.1f}x  (same agent-steps, {reps})"
+            )
     opts = {}
     for label, fn in (
-        ("(b) loop, NumPy per learner    ", lecture),
-        ("(c) loop, Python lists (lean)  ", loop),
+        ("(b)  loop, NumPy per learner   ", lecture),
+        ("(c)  loop, Python lists (lean) ", loop),
     ):
-        t_raw, opts[label] = timed(fn, args.loop_repeats)
+        t_raw, _, opts[label] = timed(fn, args.loop_repeats)
         t = t_raw * scale
         print(
-            f"{label}: {t:8.3f} s  (median of {args.loop_repeats}){scaled}"
-            f"  -> {t / t_batch:6.1f}x slower than (a)"
+            f"{label}: {t:8.3f} s CPU  (median of {args.loop_repeats}{scaled})"
+            f"  -> {t / t_a:6.1f}x (a), {t / t_np:6.1f}x (a')"
         )
     print(
-        f"% optimal action over the last 10% of steps ((a) / (b) / (c)"
-        f"{f' on {loop_runs} runs' if scale != 1 else ''}):"
+        f"% optimal action over the last 10% of steps ((a) / (a') / (b) / (c)"
+        f"{f'; loops on {loop_runs} runs' if scale != 1 else ''}):"
     )
     b, c = opts.values()
-    for e, x, y, z in zip(EPSILONS, opt_batch, b, c, strict=True):
-        print(f"  eps={e:<5g} {x:6.1f} / {y:6.1f} / {z:6.1f}")
+    for e, w, x, y, z in zip(EPSILONS, opt_a, opt_np, b, c, strict=True):
+        print(f"  eps={e:<5g} {w:6.1f} / {x:6.1f} / {y:6.1f} / {z:6.1f}")
 
 
 if __name__ == "__main__":
