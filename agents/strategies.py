@@ -14,6 +14,7 @@ A signal on one asset of N uses weight ``1 / N`` (long) or ``-1 / N`` (short).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -21,6 +22,7 @@ import numpy as np
 
 from qmml.agents.checks import check_number
 from qmml.agents.protocol import BudgetUnit
+from qmml.agents.strategy_kernels import sma_cross, window_sums
 from qmml.envs.market.features import ObservationLayout
 
 __all__ = [
@@ -45,21 +47,23 @@ def _prices(window: np.ndarray, features: tuple[str, ...], cache: dict | None) -
     if "rel_close" not in features:
         raise ValueError("this strategy reads the 'rel_close' feature; keep it in features")
     rel = window[..., features.index("rel_close")].transpose(1, 0, 2)
-    p = np.exp(np.ascontiguousarray(rel, dtype=np.float64))  # each day's row contiguous
+    p = np.ascontiguousarray(rel, dtype=np.float64)  # each day's row contiguous
+    p = np.exp(p, out=p) if p is not rel else np.exp(p)  # in place when p is a fresh copy
     if cache is not None:
         cache[key] = p
     return p
 
 
 def _sum(p: np.ndarray, n: int, shift: int, cache: dict | None, power: int = 1) -> np.ndarray:
-    """Sum of ``p**power`` over the n days ending ``shift`` days before the last (B, N)."""
+    """Sum of ``p**power`` (power 1 or 2) over the n days ending ``shift`` days before the
+    last (B, N), added day by day in a fixed order: same bits for any batch size."""
     key = ("sum", n, shift, power, p.shape[0])
     if cache is not None and key in cache:
         return cache[key]
-    last = p.shape[0] - 1 - shift
-    acc = p[last - n + 1] ** power if power != 1 else p[last - n + 1].copy()
-    for j in range(last - n + 2, last + 1):  # fixed order: same bits for any batch size
-        np.add(acc, p[j] ** power if power != 1 else p[j], out=acc)
+    w, b, k = p.shape
+    last = w - 1 - shift
+    acc = window_sums(p.reshape(w, b * k), np.array([last - n + 1]), np.array([last]), power == 2)
+    acc = acc.reshape(b, k)
     if cache is not None:
         cache[key] = acc
     return acc
@@ -164,16 +168,45 @@ class SmaCrossover(Strategy):
     def decide(
         self, window: np.ndarray, features: tuple[str, ...], cache: dict | None = None
     ) -> np.ndarray:
+        return np.ascontiguousarray(self.decide_batch([self], window, features, cache)[:, 0])
+
+    @classmethod
+    def decide_batch(
+        cls,
+        strategies: Sequence[SmaCrossover],
+        window: np.ndarray,
+        features: tuple[str, ...],
+        cache: dict | None = None,
+    ) -> np.ndarray:
+        """Targets (B, G, N) of G crossovers on the same windows, each column equal to that
+        strategy's :meth:`decide`: one pass computes every moving average the batch needs
+        (each length once) and every crossing.
+
+        A cross up is ``fast < slow`` yesterday and ``fast > slow`` today, each average
+        ``sum / length`` of the prices relative to today's close.
+        """
         p = _prices(window, features, cache)
-        n = p.shape[2]
-        f_now = _sum(p, self.fast, 0, cache) / self.fast
-        s_now = _sum(p, self.slow, 0, cache) / self.slow
-        f_prev = _sum(p, self.fast, 1, cache) / self.fast
-        s_prev = _sum(p, self.slow, 1, cache) / self.slow
-        up = (f_prev < s_prev) & (f_now > s_now)
-        down = (f_prev > s_prev) & (f_now < s_now)
-        exit_w = -1.0 / n if self.allow_short else 0.0
-        return np.where(up, 1.0 / n, np.where(down, exit_w, np.nan))
+        w, b, n = p.shape
+        if max(s.lookback for s in strategies) > w:
+            raise ValueError(f"a window of {w} days is shorter than a crossover's look-back")
+        lengths = sorted({x for s in strategies for x in (s.fast, s.slow)})
+        row = {
+            (x, shift): shift * len(lengths) + i for shift in (0, 1) for i, x in enumerate(lengths)
+        }
+        firsts = np.array([w - shift - x for shift in (0, 1) for x in lengths])
+        lasts = np.array([w - 1 - shift for shift in (0, 1) for _ in lengths])
+        sums = window_sums(p.reshape(w, b * n), firsts, lasts, False)
+        index = np.array(
+            [[row[s.fast, 0], row[s.slow, 0], row[s.fast, 1], row[s.slow, 1]] for s in strategies]
+        )
+        out = sma_cross(
+            sums,
+            np.array(lengths * 2),
+            index,
+            1.0 / n,
+            np.array([-1.0 / n if s.allow_short else 0.0 for s in strategies]),
+        )
+        return out.reshape(b, n, len(strategies)).transpose(0, 2, 1)
 
 
 class TimeSeriesMomentum(Strategy):

@@ -6,6 +6,9 @@ bars (252 trading days). Ratios are annualised with the square root of that, use
 sample standard deviation (ddof=1) and a zero risk-free rate unless one is given.
 Degenerate inputs (no variation, no losses, no trades) give ``nan`` or ``inf`` rather
 than raising, so a table of many strategies always fills.
+
+These functions are the definition; :mod:`~qmml.envs.market.backtest.metric_kernels` computes
+the same values, bit for bit, for every path of a grid in one compiled pass.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from qmml.envs.market.backtest import metrics as mx
+from qmml.envs.market.backtest.metric_kernels import METRIC_NAMES, path_metrics
 from qmml.envs.market.data import Market
 
 __all__ = ["BacktestResult", "round_trips"]
@@ -94,32 +94,25 @@ class BacktestResult:
         )
 
     def metrics(self) -> dict[str, float]:
-        """Every metric of :mod:`~qmml.envs.market.backtest.metrics`, keyed by unit-bearing name."""
-        r = mx.returns_of(self.equity)
-        rows = round_trips(self.fill_arrays, self.market.n_assets, self.close[-1])
-        closed = np.array([row[4] for row in rows if not row[5]])
-        traded = float(np.sum(self.traded_value))
-        return {
-            "total_return_pct": mx.total_return_pct(self.equity),
-            "cagr_pct": mx.cagr_pct(self.equity),
-            "annual_volatility_pct": mx.annual_volatility_pct(r),
-            "sharpe_ratio": mx.sharpe_ratio(r),
-            "sortino_ratio": mx.sortino_ratio(r),
-            "calmar_ratio": mx.calmar_ratio(self.equity),
-            "max_drawdown_pct": mx.max_drawdown_pct(self.equity),
-            "max_drawdown_duration_bars": float(mx.max_drawdown_duration_bars(self.equity)),
-            "exposure_pct": mx.exposure_pct(self.units[1:]),
-            "turnover_annual": mx.turnover_annual(self.traded_value, self.equity),
-            "n_trades": float(len(rows)),
-            "win_rate_pct": mx.win_rate_pct(closed),
-            "profit_factor": mx.profit_factor(closed),
-            "costs_pct": float(100.0 * self.costs.sum() / self.equity[0]),
-            "final_equity": float(self.equity[-1]),
-            # costs in money, and as a share of what was traded (a rate a user can check
-            # against the broker's: commission + slippage per side)
-            "costs": float(self.costs.sum()),
-            "costs_pct_traded": float(100.0 * self.costs.sum() / traded) if traded > 0 else 0.0,
-        }
+        """Every metric of :mod:`~qmml.envs.market.backtest.metrics`, keyed by unit-bearing name:
+        the return, risk and ratio statistics of the equity curve, exposure, turnover, the
+        trades (``n_trades`` counts one still open; win rate and profit factor use the closed
+        ones), costs in percent of the start, in money and in percent of what was traded.
+
+        Computed by the compiled :func:`~qmml.envs.market.backtest.metric_kernels.path_metrics`,
+        which equals those NumPy functions bit for bit.
+        """
+        out = np.empty(len(METRIC_NAMES))
+        path_metrics(
+            self.equity,
+            self.units[1:],
+            self.traded_value,
+            self.costs,
+            self.fill_arrays,
+            self.market.n_assets,
+            out,
+        )
+        return dict(zip(METRIC_NAMES, out.tolist(), strict=True))
 
 
 def round_trips(

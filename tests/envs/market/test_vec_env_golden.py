@@ -167,23 +167,8 @@ def rollout_digest(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_rollout_bytes_unchanged(name: str) -> None:
-    if _math_probe() != MATH_PROBE:
-        pytest.skip("this CPU rounds NumPy's log/exp differently from the recording machine")
+def test_rollout_bytes_unchanged(name: str, recorded_math: None) -> None:
     assert rollout_digest(name) == DIGESTS[name]
-
-
-# NumPy's transcendental functions take SIMD paths that differ between CPUs in the last bit;
-# the digests are only comparable where this probe of them reads the same
-MATH_PROBE = "9072c3e669b0594cb79bb0c2b50efaebf9f7dea03308665042af0e888a42b2c9"
-
-
-def _math_probe() -> str:
-    x = np.linspace(0.01, 50.0, 200_003)
-    h = hashlib.sha256()
-    for f in (np.log, np.exp, np.sqrt, np.log1p, np.expm1):
-        h.update(f(x).tobytes())
-    return h.hexdigest()
 
 
 if __name__ == "__main__":
