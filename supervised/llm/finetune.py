@@ -211,7 +211,9 @@ def merge_check(
 
     With ``float64`` the model is first cast to double precision (in place), so the check
     measures the merge itself rather than float32 rounding, which on a 30-layer model alone
-    moves logits by ~1e-4.
+    moves logits by ~1e-4. On Llama models it often reads exactly 0: their RMSNorm computes
+    in float32 even inside a float64 model (transformers' ``LlamaRMSNorm``), which rounds
+    away the ~1e-15 per-layer differences; our GPT is float64 throughout and reads ~1e-14.
     """
     peft_model.eval()
     if float64:

@@ -115,7 +115,9 @@ def finetune_notes(ctx: PlotContext, env: Any, budget: Any) -> list[str]:
         "difference| between the adapted model and its merged weights in float32; "
         "fp32_rounding_max_dlogit: the adapted model in float32 against float64, the "
         "rounding floor under any float32 comparison; merge_max_dlogit_f64: merge_and_unload "
-        "in float64 (the merge itself); "
+        "in float64 (the merge itself; on Llama models it often reads exactly 0 because "
+        "their RMSNorm computes in float32 even in a float64 model, rounding away the "
+        "~1e-15 per-layer differences); "
         "reload_max_dlogit: the same for the adapter saved and reloaded on a fresh base.",
         "Times (*_cpu_s: process CPU-seconds) depend on the machine and its load; "
         "they are not reproducible. The zero-shot agent is deterministic given the questions.",
