@@ -60,22 +60,26 @@ def resolve_spec(name_or_path: str) -> ExperimentSpec:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import qmml.envs as envs
-    from qmml.experiments.workload import workloads
+    # from static tables (qmml.experiments.listing): importing the workloads and the
+    # environments to describe them would load torch, SB3 and scikit-learn (about 4 CPU-s)
+    from qmml.experiments.listing import ENVIRONMENTS, WORKLOADS
 
     print("experiments (qmml run NAME):")
     for name, path in sorted(builtin_experiments().items()):
         spec = load_spec(path)
         print(f"  {name:<22} {textwrap.shorten(spec.description, 76, placeholder=' …')}")
     print("\nenvironments (gymnasium.make ID, after `import envs`):")
-    for env_id in envs.qmml_env_ids():
-        print(f"  {env_id:<32} {gym.registry[env_id].entry_point}")
+    for env_id, entry_point in sorted(ENVIRONMENTS.items()):
+        print(f"  {env_id:<32} {entry_point}")
     print("\nworkloads and their agent types (the 'kind' and 'type' of a spec):")
-    for name, w in sorted(workloads().items()):
-        print(f"  {name:<22} {w.description}")
-        print(f"  {'':<22} agents: {', '.join(sorted(w.agent_types))}")
+    rows = {k: (e.description, e.agent_types) for k, e in WORKLOADS.items()}
+    registry = sys.modules.get("qmml.experiments.workload")
+    if registry is not None:  # workloads registered in this process (a notebook, a test)
+        for k, w in registry._REGISTRY.items():
+            rows.setdefault(k, (w.description, tuple(sorted(w.agent_types))))
+    for name, (description, agent_types) in sorted(rows.items()):
+        print(f"  {name:<22} {description}")
+        print(f"  {'':<22} agents: {', '.join(agent_types)}")
     return 0
 
 
@@ -107,7 +111,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     outcome = run_experiment(
         spec,
         out=args.out,
-        executor=args.executor,
+        # a --quick run's trials take less than starting a pool, and too little for bars
+        executor=args.executor or ("serial" if args.quick else "process"),
+        trial_progress=None if args.executor or not args.quick else False,
         workers=args.workers,
         ray_address=args.ray_address,
         fresh=args.fresh,
@@ -220,9 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--executor",
         choices=["serial", "process", "ray"],
-        default="process",
-        help="where trials run: in this process, a local process pool (default), "
-        "or Ray (pip install 'qmml-lab[ray]')",
+        default=None,
+        help="where trials run: in this process, a local process pool (default; serial "
+        "for --quick, whose trials take less than starting a pool), or Ray "
+        "(pip install 'qmml-lab[ray]')",
     )
     sp.add_argument(
         "--ray-address",
@@ -318,6 +325,17 @@ def os_error_line(err: OSError) -> str:
     return f"{path}{what.lower()}; {fix}"
 
 
+# Errors in the user's input besides SpecError: the data loaders' DataError. Looked up, not
+# imported: importing them would load the environments and scikit-learn (about 1.5 CPU-s) in
+# commands that never touch data, and an error whose module is not loaded was never raised.
+_DATA_ERROR_MODULES = ("qmml.envs.market.data", "qmml.supervised.dataset")
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    loaded = (sys.modules.get(m) for m in _DATA_ERROR_MODULES)
+    return (SpecError, *(m.DataError for m in loaded if m is not None))
+
+
 def _sigterm(signum: int, frame: Any) -> None:
     # what `timeout`, systemd and Slurm send: stop like Ctrl-C (finished trials are stored,
     # the run is marked interrupted, workers stop)
@@ -332,13 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     # the command writes figures to files: never open a window (library code leaves the
     # backend to its caller, e.g. a notebook)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    # imported after parsing: `--help` then never loads the environments (about 0.5 s)
-    from qmml.envs.market.data import DataError
-    from qmml.supervised.data import DataError as SupervisedDataError
-
     try:
         return int(args.func(args))
-    except (SpecError, DataError, SupervisedDataError) as err:
+    except _user_errors() as err:  # evaluated when an error arrives: after the imports
         # user input: one line, no traceback
         print(f"qmml: error: {err}", file=sys.stderr)
         return 2

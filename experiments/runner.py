@@ -1,4 +1,5 @@
-"""Expand a spec into trials and run them serially, in local processes or on Ray.
+"""Expand a spec into trials, run them serially, in local processes or on Ray (the executors
+are in :mod:`qmml.experiments.executors`), store them and consolidate the tables.
 
 Every trial's seed is ``SeedSequence(spec.seed, spawn_key=(seed_index,))``: it depends only on
 the spec and the seed index, never on the executor, the worker count or the order in which
@@ -13,22 +14,18 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
 import time
-import traceback
-from collections.abc import Callable, Generator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
 
+from qmml.experiments.executors import EXECUTORS, Job, start_pool_server
 from qmml.experiments.spec import ExperimentSpec, SpecError, spec_hash
-from qmml.experiments.store import RunDir, TrialFiles, encode_trial, environment_meta, now_iso
+from qmml.experiments.store import RunDir, environment_meta, now_iso
 from qmml.experiments.workload import ResolvedAgent, TrialContext, get_workload
 
 __all__ = ["RunOutcome", "Trial", "plan_trials", "run_experiment", "trial_context", "trial_seed"]
@@ -106,151 +103,6 @@ def plan_trials(spec: ExperimentSpec) -> list[Trial]:
     return trials
 
 
-@dataclass(frozen=True)
-class _Job:
-    """What every trial of a run shares: the spec, the artifacts root, whether a trial may
-    draw its own progress bars (only in the runner's own process: bars from pool workers
-    would garble the run's bar)."""
-
-    spec: ExperimentSpec
-    artifacts: Path | None = None
-    progress: bool = False
-
-
-def _run_trial(job: _Job, trial: Trial) -> tuple[str, TrialFiles | str, float]:
-    """Run one trial and encode its files; never raises (a failure comes back as its
-    traceback). Encoding here puts that work in the workers, not the parent process."""
-    from qmml.supervised.progress import show_progress
-
-    t0 = time.perf_counter()
-    spec = job.spec
-    art = job.artifacts / trial.key if job.artifacts else None
-    ctx = trial_context(spec, trial.seed_index, art, job.progress)
-    try:
-        with show_progress(job.progress):  # training loops inside the trial show their bars
-            result = get_workload(spec.kind).run_trial(spec, trial.agent, ctx)
-        return trial.key, encode_trial(result), time.perf_counter() - t0
-    except Exception:  # a failing trial must not kill the others
-        return trial.key, traceback.format_exc(), time.perf_counter() - t0
-
-
-def _worker_init(parent: int | None = None) -> None:
-    # One BLAS/torch thread per worker: no oversubscription, and float results do not depend
-    # on how many workers share the machine.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    if parent is not None:
-        _die_with(parent)
-
-
-def _die_with(parent: int) -> None:
-    """End this worker when the process that started it dies, however it dies (SIGKILL
-    included): the kernel's parent-death signal on Linux, and a watchdog thread everywhere."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="qmml-parent-watch", daemon=True).start()
-
-
-def _serial(
-    job: _Job, trials: list[Trial], workers: int, address: str | None
-) -> Generator[tuple[str, TrialFiles | str, float]]:
-    for t in trials:
-        yield _run_trial(job, t)
-
-
-def _process(
-    job: _Job, trials: list[Trial], workers: int, address: str | None
-) -> Generator[tuple[str, TrialFiles | str, float]]:
-    import multiprocessing as mp
-
-    # spawn: safe with torch and threads; costs an import per worker, once.
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(os.getpid(),),
-    )
-    futures: set[Future[Any]] = set()
-    try:
-        queue = list(trials)
-        while queue or futures:
-            while queue and len(futures) < 2 * workers:  # bounded in-flight work
-                futures.add(pool.submit(_run_trial, job, queue.pop(0)))
-            done, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-    finally:
-        for f in futures:
-            f.cancel()
-        # Interrupted (Ctrl-C, SIGTERM) or failed: stop the trials in flight now, instead of
-        # waiting for them at exit; their results were not stored, so nothing is lost.
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            if proc.is_alive():
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ray(
-    job: _Job, trials: list[Trial], workers: int, address: str | None
-) -> Generator[tuple[str, TrialFiles | str, float]]:
-    try:
-        import ray
-    except ImportError:
-        raise SpecError("--executor ray needs Ray: pip install 'qmml-lab[ray]'") from None
-    started = False
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {
-            "include_dashboard": False,
-            "log_to_driver": False,
-            "configure_logging": False,
-        }
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=workers, **kwargs)
-        started = True
-    remote = ray.remote(num_cpus=1)(_ray_task)
-    pending = [remote.remote(job, t) for t in trials]
-    try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                yield ray.get(ref)
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
-
-
-def _ray_task(job: _Job, trial: Trial) -> tuple[str, TrialFiles | str, float]:
-    _worker_init()
-    return _run_trial(job, trial)
-
-
-_EXECUTORS: dict[str, Callable[..., Generator[tuple[str, TrialFiles | str, float]]]] = {
-    "serial": _serial,
-    "process": _process,
-    "ray": _ray,
-}
-
-
 def _provenance(spec: ExperimentSpec) -> list[list[str]]:
     """The workload's account of its data; a failure to describe it never stops a run."""
     try:
@@ -274,6 +126,7 @@ def run_experiment(
     fresh: bool = False,
     progress: bool = True,
     name: str | None = None,
+    trial_progress: bool | None = None,
 ) -> RunOutcome:
     """Run every trial of ``spec`` not stored yet, then consolidate the result tables.
 
@@ -286,21 +139,26 @@ def run_experiment(
         fresh: drop earlier results of this spec first.
         progress: show a progress bar.
         name: a label for the run (``qmml runs``, ``qmml compare``), kept in ``meta.json``.
+        trial_progress: whether long trials may draw their own bars under the run's (only
+            in this process: under the serial executor); default: when ``progress`` is on.
 
     Raises:
         SpecError: a problem with the spec or the arguments.
     """
-    if executor not in _EXECUTORS:
+    if executor not in EXECUTORS:
         raise SpecError(f"unknown executor {executor!r}; choose from serial, process, ray")
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
         raise SpecError(f"--workers must be at least 1, got {workers}")
+    if executor == "process":  # its imports overlap with the planning below
+        start_pool_server(spec.kind)
     trials = plan_trials(spec)
     run = run_dir_for(spec, out)
     with run.lock():  # one run at a time per folder; a second waits, then reuses the trials
         run.init(spec, fresh=fresh)
-        return _run(spec, trials, run, executor, workers, ray_address, progress, name)
+        in_trial = executor == "serial" and (progress if trial_progress is None else trial_progress)
+        return _run(spec, trials, run, executor, workers, ray_address, progress, name, in_trial)
 
 
 def _run(
@@ -312,6 +170,7 @@ def _run(
     ray_address: str | None,
     progress: bool,
     name: str | None = None,
+    trial_progress: bool = False,
 ) -> RunOutcome:
     for stale in run.trials_dir.glob(".*"):  # half-written trials of an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
@@ -361,8 +220,8 @@ def _run(
     try:
         if pending:
             # trial artifacts (logs, models) under the run; a trial's own bars only in-process
-            job = _Job(spec, run.path.resolve() / "artifacts", progress and executor == "serial")
-            runs = _EXECUTORS[executor](job, pending, workers, ray_address)
+            job = Job(spec, run.path.resolve() / "artifacts", trial_progress)
+            runs = EXECUTORS[executor](job, pending, workers, ray_address)
             with contextlib.closing(runs):  # closed on Ctrl-C too: the workers stop at once
                 for key, result, wall_s in runs:
                     if isinstance(result, str):

@@ -2,36 +2,21 @@
 
 Importing every workload would load torch, SB3 and scikit-learn just to run a bandit, so the
 registry maps each kind to its module and :func:`experiments.workload.get_workload` imports
-it on first use. A new workload adds one line here (see ``experiments/README.md``).
+it on first use. A new workload adds one entry to :data:`qmml.experiments.listing.WORKLOADS`
+(its module, description and agent types; see ``experiments/README.md``).
 """
 
 from __future__ import annotations
 
 import importlib
 
+from qmml.experiments.listing import WORKLOADS
+
 __all__ = ["BUILTIN", "load", "load_all"]
 
-BUILTIN: dict[str, str] = {
-    "bandit-testbed": "qmml.experiments.workloads.bandits.testbed",
-    "bandit-stocks": "qmml.experiments.workloads.bandits.stocks",
-    "gridworld-dp": "qmml.experiments.workloads.gridworld.dp",
-    "gridworld-control": "qmml.experiments.workloads.gridworld.control",
-    "regression": "qmml.experiments.workloads.supervised.regression",
-    "nn-from-scratch": "qmml.experiments.workloads.supervised.nn_from_scratch",
-    "classification": "qmml.experiments.workloads.supervised.classification",
-    "trading-baselines": "qmml.experiments.workloads.trading.baselines",
-    "trading-rl": "qmml.experiments.workloads.trading.rl",
-    "dqn-cartpole": "qmml.experiments.workloads.control.dqn_cartpole",
-    "sequence-basics": "qmml.experiments.workloads.supervised.sequences",
-    "char-lm": "qmml.experiments.workloads.supervised.language",
-    "llm-pretrain": "qmml.experiments.workloads.supervised.llm",
-    "llm-finetune": "qmml.experiments.workloads.supervised.llm_finetune",
-    "llm-prompting": "qmml.experiments.workloads.supervised.llm_prompting",
-    "lstm-forecast": "qmml.experiments.workloads.supervised.forecasting",
-    "cnn-mnist": "qmml.experiments.workloads.supervised.vision",
-    "cnn-augmentation": "qmml.experiments.workloads.supervised.vision_augment",
-    "cnn-transfer": "qmml.experiments.workloads.supervised.vision_transfer",
-}
+# kind -> the module that registers it; the entries (with what `qmml list` shows) live in
+# qmml.experiments.listing, so listing needs no workload import
+BUILTIN: dict[str, str] = {kind: entry.module for kind, entry in WORKLOADS.items()}
 
 
 def load(kind: str) -> bool:
@@ -44,6 +29,7 @@ def load(kind: str) -> bool:
 
 
 def load_all() -> None:
-    """Import every built-in workload (for ``qmml list``)."""
+    """Import every built-in workload (slow: torch, SB3, scikit-learn; ``qmml list`` reads
+    :mod:`qmml.experiments.listing` instead)."""
     for kind in BUILTIN:
         load(kind)

@@ -172,9 +172,23 @@ def _wait_for_trials(out: Path, n: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError("trials did not appear in time")
 
 
+@pytest.fixture(scope="module")
+def slow_reference(tmp_path_factory) -> dict[str, bytes]:
+    """The result files of one uninterrupted serial run of SLOW_SPEC: what every interrupted
+    and resumed run must reproduce byte for byte (computed once for all the resume tests)."""
+    ref = run_experiment(
+        spec_from_dict(SLOW_SPEC),
+        out=tmp_path_factory.mktemp("reference"),
+        executor="serial",
+        progress=False,
+    )
+    assert ref.ran == 24 and not ref.failed
+    return _files(ref.run_dir.path)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_run_resumes_to_identical_results(tmp_path, sig):
+def test_interrupted_run_resumes_to_identical_results(tmp_path, sig, slow_reference):
     spec_path = tmp_path / "slow.yaml"
     spec_path.write_text(yaml.safe_dump(SLOW_SPEC))
     out = tmp_path / "runs"
@@ -196,10 +210,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, sig):
     )
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["resumed_from"] == len(stored) and meta["status"] == "complete"
-    ref = run_experiment(
-        spec_from_dict(SLOW_SPEC), out=tmp_path / "ref", executor="serial", progress=False
-    )
-    assert _files(run_dir) == _files(ref.run_dir.path)
+    assert _files(run_dir) == slow_reference
 
 
 class _Flaky(Workload):
