@@ -4,7 +4,8 @@ operators (action values, greedy policies, residuals).
 ``P[s][a] = [(prob, next_state, reward, terminated), ...]`` is what Gymnasium's toy-text envs
 (FrozenLake, CliffWalking, Taxi) and :class:`envs.gridworld.GridWorldEnv` expose.
 :class:`TabularMDP` stores it as one sparse matrix of continuation probabilities and a reward
-array, so Bellman backups are a sparse matrix-vector product and large mazes fit in memory.
+array, so Bellman backups are one pass over a sparse matrix (compiled:
+:mod:`agents.bellman_kernels`) and large mazes fit in memory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
+from qmml.agents.bellman_kernels import action_values, csr_parts
 from qmml.agents.checks import check_number
+from qmml.agents.mdp_kernels import count_outcomes, fill_outcomes
 
 __all__ = [
     "ConvergenceError",
@@ -28,6 +31,7 @@ __all__ = [
     "bellman_residual",
     "check_gamma",
     "greedy_actions",
+    "greedy_from_q",
     "greedy_policy",
     "q_values",
 ]
@@ -142,15 +146,12 @@ class TabularMDP:
                 f"outcome probabilities of state {s}, action {act} sum to "
                 f"{sums[s, act]:.6g}; they must sum to 1"
             )
-        # action-major (A, S, K) so CSR rows come out sorted: row a*S + s
-        ns_, pr_, te_ = np.moveaxis(ns, 1, 0), np.moveaxis(pr, 1, 0), np.moveaxis(te, 1, 0)
-        keep = (pr_ > 0) & ~te_ & np.moveaxis(ok, 1, 0)[..., None]
-        counts = keep.reshape(a * n, -1).sum(axis=1)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
+        # action-major CSR rows a*S + s of the continuing outcomes, compiled (mdp_kernels)
+        indptr = count_outcomes(pr, te, ok)
         idx_dtype = np.int32 if n < 2**31 - 1 and indptr[-1] < 2**31 - 1 else np.int64
-        mat = sp.csr_matrix(
-            (pr_[keep], ns_[keep].astype(idx_dtype), indptr.astype(idx_dtype)), shape=(a * n, n)
-        )
+        indices, data = np.empty(indptr[-1], dtype=idx_dtype), np.empty(indptr[-1])
+        fill_outcomes(ns.astype(np.int64, copy=False), pr, te, ok, indptr, indices, data)
+        mat = sp.csr_matrix((data, indices, indptr.astype(idx_dtype)), shape=(a * n, n))
         mat.sum_duplicates()
         rewards = np.where(ok, (pr * rw).sum(axis=2), 0.0).T.copy()
         return cls._finish(mat, rewards, ok.T.copy())
@@ -311,20 +312,43 @@ class TabularMDP:
         return reach[:n]
 
 
+def _values_array(mdp: TabularMDP, values: np.ndarray) -> np.ndarray:
+    """``values`` as a contiguous float64 (S,) array (a kernel must not read out of bounds).
+
+    Raises:
+        MDPError: not of shape (S,).
+    """
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    if v.shape != (mdp.n_states,):
+        raise MDPError(f"values have shape {v.shape}; expected (S,) = ({mdp.n_states},)")
+    return v
+
+
 def q_values(mdp: TabularMDP, values: np.ndarray, gamma: float) -> np.ndarray:
     """(S, A) action values r(s, a) + γ Σ P(s'|s, a) V(s'); −inf for unavailable actions."""
     g = check_gamma(gamma)
-    q = mdp.rewards + g * (mdp.transitions @ values).reshape(mdp.n_actions, mdp.n_states)
-    if not mdp.all_valid:
-        q = np.where(mdp.valid, q, -np.inf)
-    return q.T.copy()
+    q = np.empty((mdp.n_states, mdp.n_actions))
+    # bit for bit np.where(valid, rewards + g * (P @ V).reshape(A, S), -inf).T, in one pass
+    action_values(
+        *csr_parts(mdp.transitions),
+        np.ascontiguousarray(mdp.rewards, dtype=np.float64),
+        np.ascontiguousarray(mdp.valid, dtype=np.bool_),
+        g,
+        _values_array(mdp, values),
+        q,
+    )
+    return q
 
 
 def greedy_actions(
     mdp: TabularMDP, values: np.ndarray, gamma: float, *, tie_atol: float = 1e-9
 ) -> np.ndarray:
     """(S, A) mask of the actions within ``tie_atol`` of the best (ties shown as arrows)."""
-    q = q_values(mdp, values, gamma)
+    return _ties(q_values(mdp, values, gamma), tie_atol)
+
+
+def _ties(q: np.ndarray, tie_atol: float) -> np.ndarray:
+    """(S, A) mask of the action values ``q`` within ``tie_atol`` of each state's best."""
     return q >= q.max(axis=1, keepdims=True) - tie_atol
 
 
@@ -339,10 +363,17 @@ def greedy_policy(
     """(S,) greedy actions; ties within ``tie_atol`` go to ``current``'s action if it is one of
     them (so policy iteration stops instead of cycling between equal actions), else to the
     lowest action index."""
-    ties = greedy_actions(mdp, values, gamma, tie_atol=tie_atol)
+    return greedy_from_q(q_values(mdp, values, gamma), tie_atol=tie_atol, current=current)
+
+
+def greedy_from_q(
+    q: np.ndarray, *, tie_atol: float = 1e-9, current: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`greedy_policy` from (S, A) action values already computed."""
+    ties = _ties(q, tie_atol)
     best = np.argmax(ties, axis=1)
     if current is not None:
-        keep = ties[np.arange(mdp.n_states), current]
+        keep = ties[np.arange(q.shape[0]), current]
         best = np.where(keep, current, best)
     return best.astype(np.int64)
 

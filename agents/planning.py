@@ -3,8 +3,9 @@
 Iterative policy evaluation (synchronous, and in-place as a sparse triangular solve: one
 Gauss–Seidel sweep over the states in index order, eq. 4.5 done in compiled code), exact
 evaluation by a sparse linear solve, policy iteration, value iteration, greedy policy and Q
-extraction and the Bellman residual of every sweep. Every backup is a sparse matrix-vector
-product over all states; nothing loops over states in Python.
+extraction and the Bellman residual of every sweep. A synchronous sweep is one compiled pass
+over the sparse matrix (:mod:`agents.bellman_kernels`: product, max over actions and residual
+fused, bit for bit the scipy/NumPy formulas); nothing loops over states in Python.
 
 γ may be any value in [0, 1]. With γ = 1 the task must be episodic: a policy that never
 terminates from some state raises :class:`~agents.mdp.NonTerminatingPolicyError`, a value
@@ -21,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve, spsolve_triangular
 
+from qmml.agents.bellman_kernels import csr_parts, run_backups
 from qmml.agents.checks import check_number
 from qmml.agents.mdp import (
     ConvergenceError,
@@ -30,6 +32,7 @@ from qmml.agents.mdp import (
     bellman_residual,
     check_gamma,
     greedy_actions,
+    greedy_from_q,
     greedy_policy,
     q_values,
 )
@@ -152,10 +155,11 @@ def _solution(
     tie_atol: float,
     **extra: Any,
 ) -> Solution:
+    q = q_values(mdp, v, g)
     return Solution(
         values=v,
-        policy=greedy_policy(mdp, v, g, tie_atol=tie_atol),
-        q=q_values(mdp, v, g),
+        policy=greedy_from_q(q, tie_atol=tie_atol),
+        q=q,
         residuals=np.asarray(residuals, dtype=np.float64),
         sweeps=sweeps,
         **extra,
@@ -197,22 +201,24 @@ def policy_evaluation(
     p_pi, r_pi = mdp.policy_matrix(policy)
     if g == 1.0:
         _require_termination(mdp, p_pi, "the policy")
-    v = _start_values(mdp, values)
-    keep, snaps, residuals = set(snapshots), {}, []
-    if in_place:  # (I − γL) V_new = r + γU V_old, L strictly lower: one Gauss–Seidel sweep
+    v, keep = _start_values(mdp, values), {int(s) for s in snapshots}
+    if not in_place:  # one action: the backup kernel is r_π + γ P_π V and its residual
+        r_one = np.ascontiguousarray(r_pi[None, :], dtype=np.float64)
+        v, residuals, snaps = run_backups(csr_parts(p_pi), r_one, g, v, tol, max_sweeps, keep)
+    else:  # (I − γL) V_new = r + γU V_old, L strictly lower: one Gauss–Seidel sweep
         lower = (sp.identity(mdp.n_states, format="csr") - g * sp.tril(p_pi, k=-1)).tocsr()
         upper = (g * sp.triu(p_pi, k=0)).tocsr()
-    for k in range(1, max_sweeps + 1):
-        if in_place:
+        residuals, snaps = [], {}
+        for k in range(1, max_sweeps + 1):
             new = spsolve_triangular(lower, r_pi + upper @ v, lower=True, unit_diagonal=True)
-        else:
-            new = r_pi + g * (p_pi @ v)
-        residuals.append(float(np.abs(new - v).max()))
-        v = new
-        if k in keep:
-            snaps[k] = v.copy()
-        if residuals[-1] < tol:
-            return _solution(mdp, v, g, residuals, k, tie_atol, snapshots=snaps)
+            residuals.append(float(np.abs(new - v).max()))
+            v = new
+            if k in keep:
+                snaps[k] = v.copy()
+            if residuals[-1] < tol:
+                break
+    if residuals[-1] < tol:
+        return _solution(mdp, v, g, residuals, len(residuals), tie_atol, snapshots=snaps)
     raise ConvergenceError(
         f"policy evaluation did not converge within {max_sweeps} sweeps "
         f"(residual {residuals[-1]:.3g} > tol {tol:g}); raise max_sweeps or "
@@ -245,24 +251,11 @@ def value_iteration(
             "gamma=1 needs an episodic task, but no transition of "
             "this MDP terminates; use gamma < 1"
         )
-    n, a = mdp.n_states, mdp.n_actions
-    v = _start_values(mdp, values)
-    r = mdp.rewards if mdp.all_valid else np.where(mdp.valid, mdp.rewards, -np.inf)
-    q, new, diff = np.empty((a, n)), np.empty(n), np.empty(n)
-    keep, snaps, residuals = set(snapshots), {}, []
-    t = mdp.transitions
-    for k in range(1, max_sweeps + 1):
-        np.multiply((t @ v).reshape(a, n), g, out=q)
-        q += r
-        np.max(q, axis=0, out=new)
-        np.subtract(new, v, out=diff)
-        np.abs(diff, out=diff)
-        residuals.append(float(diff.max()))
-        v, new = new, v
-        if k in keep:
-            snaps[k] = v.copy()
-        if residuals[-1] < tol:
-            return _solution(mdp, v.copy(), g, residuals, k, tie_atol, snapshots=snaps)
+    r = np.where(mdp.valid, mdp.rewards, -np.inf).astype(np.float64, copy=False)
+    v, keep = _start_values(mdp, values), {int(s) for s in snapshots}
+    v, residuals, snaps = run_backups(csr_parts(mdp.transitions), r, g, v, tol, max_sweeps, keep)
+    if residuals[-1] < tol:
+        return _solution(mdp, v, g, residuals, len(residuals), tie_atol, snapshots=snaps)
     raise ConvergenceError(
         f"value iteration did not converge within {max_sweeps} sweeps with gamma={g:g} "
         f"(residual {residuals[-1]:.3g} > tol {tol:g})"
@@ -324,7 +317,7 @@ def policy_iteration(
         residuals.append(float(np.abs(q.max(axis=1) - v).max()))
         sweeps += 1
         current = pi if pi.ndim == 1 else None
-        new = greedy_policy(mdp, v, g, tie_atol=tie_atol, current=current)
+        new = greedy_from_q(q, tie_atol=tie_atol, current=current)
         changed = int((new != pi).sum()) if pi.ndim == 1 else mdp.n_states
         changes.append(changed)
         pi = new
