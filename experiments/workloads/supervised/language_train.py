@@ -18,7 +18,7 @@ import numpy as np
 from qmml.experiments.workloads.supervised import language_report as rep
 from qmml.supervised.text import CorpusSplit
 
-__all__ = ["GPTLM", "gpt_trial", "n_embd_for_budget", "recurrent_trial"]
+__all__ = ["GPTLM", "gpt_train_config", "gpt_trial", "n_embd_for_budget", "recurrent_trial"]
 
 
 @dataclass(frozen=True)
@@ -151,11 +151,31 @@ def recurrent_trial(model: Any, tok: Any, parts: CorpusSplit, budget: Any, ctx: 
     return scalars, curves, steps, samples
 
 
+def gpt_train_config(model: Any, budget: Any, seed: int, threads: int) -> Any:
+    """The GPT's optimisation (AdamW, betas 0.9/0.95, cosine schedule with warm-up, norm
+    clipped to 1) for a model with ``lr``, ``warmup_steps`` and ``weight_decay`` and a budget
+    with ``steps``, ``batch_size`` and ``eval_every``; shared by char-lm and llm-pretrain."""
+    from qmml.supervised.deep.trainer import TrainConfig
+
+    return TrainConfig(
+        max_steps=budget.steps,
+        batch_size=budget.batch_size,
+        lr=model.lr,
+        schedule="cosine",
+        warmup_steps=min(model.warmup_steps, budget.steps - 1),
+        weight_decay=model.weight_decay,
+        betas=(0.9, 0.95),
+        clip_grad_norm=1.0,
+        eval_every=budget.eval_every,
+        seed=seed,
+        threads=threads,
+    )
+
+
 def gpt_trial(model: GPTLM, tok: Any, parts: CorpusSplit, budget: Any, ctx: Any):
     """Train the tiny transformer on the char-lm blocks and score it the same way."""
     import torch
 
-    from qmml.supervised.deep.trainer import TrainConfig
     from qmml.supervised.llm.config import GPTConfig
     from qmml.supervised.llm.model import nats_per_token, train_gpt
 
@@ -167,19 +187,7 @@ def gpt_trial(model: GPTLM, tok: Any, parts: CorpusSplit, budget: Any, ctx: Any)
         budget.param_budget, V, block, model.n_layer, model.n_head
     )
     config = GPTConfig(V, block, model.n_layer, model.n_head, width, model.dropout, seed=model_seed)
-    train = TrainConfig(
-        max_steps=budget.steps,
-        batch_size=budget.batch_size,
-        lr=model.lr,
-        schedule="cosine",
-        warmup_steps=min(model.warmup_steps, budget.steps - 1),
-        weight_decay=model.weight_decay,
-        betas=(0.9, 0.95),
-        clip_grad_norm=1.0,
-        eval_every=budget.eval_every,
-        seed=model_seed,
-        threads=ctx.threads,
-    )
+    train = gpt_train_config(model, budget, model_seed, ctx.threads)
     run = train_gpt(config, parts.train, parts.val, train=train)
     scalars = {
         "val_nats_per_char": nats_per_token(run.model, parts.val, history=parts.train),

@@ -244,7 +244,7 @@ def _ngram(model: NGramAgent, blocks: Blocks, budget: PretrainBudgetSection, ctx
 def _gpt(model: GPTAgent, env: CorpusSection, blocks: Blocks, budget: PretrainBudgetSection, ctx):
     import torch
 
-    from qmml.supervised.deep.trainer import TrainConfig
+    from qmml.experiments.workloads.supervised.language_train import gpt_train_config
     from qmml.supervised.llm.config import GPTConfig
     from qmml.supervised.llm.model import nats_per_token, train_gpt
 
@@ -261,19 +261,7 @@ def _gpt(model: GPTAgent, env: CorpusSection, blocks: Blocks, budget: PretrainBu
         model.dropout,
         seed=model_seed,
     )
-    train_cfg = TrainConfig(
-        max_steps=budget.steps,
-        batch_size=budget.batch_size,
-        lr=model.lr,
-        schedule="cosine",
-        warmup_steps=min(model.warmup_steps, budget.steps - 1),
-        weight_decay=model.weight_decay,
-        betas=(0.9, 0.95),
-        clip_grad_norm=1.0,
-        eval_every=budget.eval_every,
-        seed=model_seed,
-        threads=ctx.threads,
-    )
+    train_cfg = gpt_train_config(model, budget, model_seed, ctx.threads)
     run = train_gpt(config, train, val, train=train_cfg, val_windows=budget.val_windows)
     tpc_val, tpc_test = len(val) / len(blocks.val), len(test) / len(blocks.test)
     tokens_seen = run.result.steps * budget.batch_size * budget.block_size
